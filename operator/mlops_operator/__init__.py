@@ -1,0 +1,7 @@
+"""mlops-operator: a Kubernetes-native MLOps operator built on Kopf."""
+
+__version__ = "0.1.0"
+
+GROUP = "mlops.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"

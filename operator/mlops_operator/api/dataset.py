@@ -1,0 +1,124 @@
+"""Dataset: a versioned, validated and profiled snapshot of a data source."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import ApiModel, StatusBase, cel, validations
+
+SOURCE_URI = r"^(file|s3|https|sklearn)://.+"
+SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
+
+
+class DataSource(ApiModel):
+    uri: str = Field(
+        pattern=SOURCE_URI,
+        max_length=2048,
+        description="file://, s3://, https:// or sklearn://iris|wine|breast_cancer|diabetes.",
+    )
+    format: Literal["csv", "parquet"] = "csv"
+    s3_secret_ref: str | None = Field(
+        default=None,
+        description="Secret with endpoint, access and secret keys for s3:// sources.",
+    )
+
+
+class Column(ApiModel):
+    name: str = Field(min_length=1, max_length=256)
+    type: Literal["numeric", "categorical", "target"]
+
+
+class DataSchema(ApiModel):
+    columns: list[Column] = Field(min_length=1, max_length=1000)
+
+
+class ValidationRule(ApiModel):
+    name: str | None = Field(default=None, max_length=128)
+    column: str = Field(min_length=1, max_length=256)
+    check: Literal["notNull", "range", "allowedValues"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.check != 'range' || has(self.min) || has(self.max)",
+                "a range rule needs min or max",
+            ),
+            cel(
+                "self.check != 'allowedValues' || has(self.values)",
+                "an allowedValues rule needs values",
+            ),
+            cel(
+                "!has(self.min) || !has(self.max) || self.min <= self.max",
+                "min must not exceed max",
+            ),
+        )
+    }
+
+    def display_name(self) -> str:
+        return self.name or f"{self.column}:{self.check}"
+
+
+class Validation(ApiModel):
+    min_rows: int = Field(default=1, ge=0)
+    rules: list[ValidationRule] = Field(default_factory=list, max_length=200)
+
+
+class ProfileSettings(ApiModel):
+    sample_size: int = Field(
+        default=10000,
+        ge=100,
+        le=1_000_000,
+        description="Rows kept per numeric feature as a sorted reference sample.",
+    )
+    bins: int = Field(default=20, ge=2, le=200, description="Histogram bins per numeric feature.")
+
+
+class DatasetSpec(ApiModel):
+    source: DataSource
+    schema_: DataSchema | None = Field(default=None, alias="schema")
+    validation: Validation = Field(default_factory=Validation)
+    profile: ProfileSettings = Field(default_factory=ProfileSettings)
+    refresh_interval_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        description="Re-read the source this often; new content becomes a new version.",
+    )
+    image: str | None = Field(default=None, description="Image of the profile Job.")
+
+
+class RuleResult(ApiModel):
+    name: str
+    passed: bool
+    message: str = ""
+    failing_rows: int | None = Field(default=None, ge=0)
+
+
+class DatasetVersion(ApiModel):
+    version: str
+    rows: int = Field(ge=0)
+    created_at: str
+    snapshot_uri: str
+    profile_uri: str
+
+
+class DatasetStatus(StatusBase):
+    phase: Literal["Pending", "Profiling", "Ready", "Invalid", "Failed"] | None = None
+    version: str | None = None
+    rows: int | None = Field(default=None, ge=0)
+    columns: int | None = Field(default=None, ge=0)
+    snapshot_uri: str | None = None
+    profile_uri: str | None = None
+    validation: list[RuleResult] = Field(default_factory=list)
+    history: list[DatasetVersion] = Field(default_factory=list, max_length=50)
+    job_name: str | None = None
+    last_profiled_at: str | None = None
+
+
+class Dataset(ApiModel):
+    spec: DatasetSpec
+    status: DatasetStatus = Field(default_factory=DatasetStatus)

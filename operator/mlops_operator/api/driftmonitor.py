@@ -1,0 +1,99 @@
+"""DriftMonitor: compare live or batch data to a reference profile and act on drift."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import ApiModel, LocalObjectRef, StatusBase, cel, validations
+from .trainingjob import DatasetRef, TrainingJobSpec
+
+NumericTest = Literal["ks", "wasserstein", "psi"]
+CategoricalTest = Literal["chisquare", "jensenshannon", "psi"]
+
+
+class DriftTarget(ApiModel):
+    deployment_ref: LocalObjectRef | None = None
+    dataset_ref: LocalObjectRef | None = None
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "has(self.deploymentRef) != has(self.datasetRef)",
+                "exactly one of deploymentRef or datasetRef must be set",
+            ),
+        )
+    }
+
+
+class Tests(ApiModel):
+    numeric: NumericTest = "ks"
+    categorical: CategoricalTest = "chisquare"
+
+
+class Thresholds(ApiModel):
+    p_value: float = Field(default=0.05, gt=0, lt=1)
+    distance: float = Field(default=0.1, gt=0)
+    psi: float = Field(default=0.2, gt=0)
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+
+
+class Window(ApiModel):
+    rows: int | None = Field(default=10000, ge=1, le=10_000_000)
+    duration_seconds: int | None = Field(default=None, ge=60)
+
+
+class DriftAction(ApiModel):
+    type: Literal["alert", "retrain"] = "alert"
+    training_job_template: TrainingJobSpec | None = Field(
+        default=None,
+        description="Default: the TrainingJob that produced the served version.",
+    )
+    cooldown_seconds: int = Field(default=3600, ge=60)
+    max_retrains: int = Field(default=3, ge=1, le=100, description="Cap on retrains triggered.")
+
+
+class DriftMonitorSpec(ApiModel):
+    target: DriftTarget
+    reference: DatasetRef | None = Field(
+        default=None,
+        description="Default: the training profile of the served ModelVersion (deploymentRef) "
+        "or the previous version of the Dataset (datasetRef).",
+    )
+    features: list[str] | None = Field(default=None, max_length=1000)
+    tests: Tests = Field(default_factory=Tests)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    correction: Literal["none", "bonferroni", "fdr"] = "none"
+    window: Window = Field(default_factory=Window)
+    min_samples: int = Field(default=100, ge=1)
+    interval_seconds: int = Field(default=300, ge=10, le=86400)
+    action: DriftAction = Field(default_factory=DriftAction)
+
+
+class FeatureDrift(ApiModel):
+    name: str
+    test: str
+    statistic: float
+    p_value: float | None = None
+    drifted: bool
+
+
+class RetrainRecord(ApiModel):
+    training_job: str
+    at: str
+
+
+class DriftMonitorStatus(StatusBase):
+    last_check_time: str | None = None
+    samples: int | None = Field(default=None, ge=0)
+    reference_uri: str | None = None
+    features: list[FeatureDrift] = Field(default_factory=list)
+    drift_share: float | None = None
+    last_retrain: RetrainRecord | None = None
+    retrains_triggered: int | None = Field(default=None, ge=0)
+
+
+class DriftMonitor(ApiModel):
+    spec: DriftMonitorSpec
+    status: DriftMonitorStatus = Field(default_factory=DriftMonitorStatus)

@@ -1,0 +1,118 @@
+"""The table of kinds: names, models and what `kubectl get` shows for each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from .dataset import Dataset
+from .driftmonitor import DriftMonitor
+from .modeldeployment import ModelDeployment
+from .modelversion import ModelVersion
+from .trainingjob import TrainingJob
+
+READY_COLUMN = {
+    "name": "Ready",
+    "type": "string",
+    "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+}
+AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    short: str
+    model: type[BaseModel]
+    columns: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def label(self) -> str:
+        """The label every child carries: mlops.dev/<kind>: <name>."""
+        return f"mlops.dev/{self.singular}"
+
+
+def _col(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, str]:
+    column: dict[str, str] = {"name": name, "type": type_, "jsonPath": path}
+    if priority:
+        column["priority"] = str(priority)
+    return column
+
+
+DATASET = Kind(
+    "Dataset",
+    "datasets",
+    "ds",
+    Dataset,
+    [
+        _col("Version", ".status.version"),
+        _col("Rows", ".status.rows", "integer"),
+        _col("Phase", ".status.phase", priority=1),
+        _col("Source", ".spec.source.uri", priority=1),
+    ],
+)
+TRAINING_JOB = Kind(
+    "TrainingJob",
+    "trainingjobs",
+    "tj",
+    TrainingJob,
+    [
+        _col("Phase", ".status.phase"),
+        _col("Model", ".spec.model"),
+        _col("ModelVersion", ".status.modelVersion"),
+        _col("Estimator", ".spec.estimator", priority=1),
+        _col("Reason", ".status.failureReason", priority=1),
+    ],
+)
+MODEL_VERSION = Kind(
+    "ModelVersion",
+    "modelversions",
+    "mv",
+    ModelVersion,
+    [
+        _col("Model", ".spec.model"),
+        _col("Version", ".spec.version", "integer"),
+        _col("Format", ".spec.artifact.format"),
+        _col("Dataset", ".spec.lineage.dataset.name", priority=1),
+        _col("TrainingJob", ".spec.lineage.trainingJob", priority=1),
+    ],
+)
+MODEL_DEPLOYMENT = Kind(
+    "ModelDeployment",
+    "modeldeployments",
+    "mdep",
+    ModelDeployment,
+    [
+        _col("Phase", ".status.phase"),
+        _col("Serving", ".status.servingVersion"),
+        _col("Canary", ".status.canary.weight", "integer", priority=1),
+        _col("URL", ".status.url", priority=1),
+    ],
+)
+DRIFT_MONITOR = Kind(
+    "DriftMonitor",
+    "driftmonitors",
+    "dm",
+    DriftMonitor,
+    [
+        _col("Drifted", '.status.conditions[?(@.type=="Drifted")].status'),
+        _col("Share", ".status.driftShare", "number"),
+        _col("Samples", ".status.samples", "integer", priority=1),
+        _col("LastCheck", ".status.lastCheckTime", "date", priority=1),
+    ],
+)
+
+KINDS: tuple[Kind, ...] = (DATASET, TRAINING_JOB, MODEL_VERSION, MODEL_DEPLOYMENT, DRIFT_MONITOR)
+
+
+def by_kind(name: str) -> Kind:
+    for kind in KINDS:
+        if kind.kind == name:
+            return kind
+    raise KeyError(name)

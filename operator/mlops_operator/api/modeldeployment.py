@@ -1,0 +1,162 @@
+"""ModelDeployment: serve a ModelVersion with rolling or canary rollout and automatic rollback."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import (
+    DNS_LABEL,
+    ApiModel,
+    LocalObjectRef,
+    Quantity,
+    Resources,
+    StatusBase,
+    cel,
+    validations,
+)
+from .trainingjob import Threshold
+
+
+class ModelPolicy(ApiModel):
+    """Continuous deployment: follow the newest Ready version of a model."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=DNS_LABEL)
+    policy: Literal["latest"] = "latest"
+    acceptance: list[Threshold] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Only versions whose metrics pass every threshold are deployed.",
+    )
+
+
+class Autoscaling(ApiModel):
+    min_replicas: int = Field(default=1, ge=1, le=1000)
+    max_replicas: int = Field(ge=1, le=1000)
+    target_cpu_utilization_percentage: int = Field(default=80, ge=1, le=100)
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel("self.minReplicas <= self.maxReplicas", "minReplicas must not exceed maxReplicas"),
+        )
+    }
+
+
+class RollingUpdate(ApiModel):
+    max_surge: Quantity = "25%"
+    max_unavailable: Quantity = 0
+
+
+class CanaryStep(ApiModel):
+    weight: int = Field(ge=1, le=100, description="Share of replicas on the new version, %.")
+    pause_seconds: int = Field(default=60, ge=0, le=86400)
+
+
+class PrometheusGate(ApiModel):
+    address: str = Field(pattern=r"^https?://.+")
+    query: str = Field(min_length=1, max_length=4096)
+    max: float
+
+
+class Analysis(ApiModel):
+    max_error_rate: float | None = Field(default=0.05, ge=0, le=1)
+    max_p99_latency_ms: float | None = Field(default=None, gt=0)
+    min_request_count: int = Field(default=0, ge=0)
+    prometheus: PrometheusGate | None = None
+
+
+class Canary(ApiModel):
+    steps: list[CanaryStep] = Field(min_length=1, max_length=20)
+    analysis: Analysis = Field(default_factory=Analysis)
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "self.steps.map(s, s.weight).isSorted() && "
+                "self.steps.all(s, self.steps.filter(t, t.weight == s.weight).size() == 1)",
+                "canary step weights must be strictly increasing",
+                ".steps",
+            ),
+        )
+    }
+
+
+class Strategy(ApiModel):
+    type: Literal["RollingUpdate", "Canary"] = "RollingUpdate"
+    rolling_update: RollingUpdate | None = None
+    canary: Canary | None = None
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel("self.type != 'Canary' || has(self.canary)", "a Canary strategy needs canary"),
+            cel(
+                "self.type != 'RollingUpdate' || !has(self.canary)",
+                "canary is only allowed with type Canary",
+            ),
+        )
+    }
+
+
+class Sampling(ApiModel):
+    rate: float = Field(default=0.1, ge=0, le=1, description="Share of requests logged for drift.")
+    batch_size: int = Field(default=256, ge=1, le=100000)
+
+
+class ModelDeploymentSpec(ApiModel):
+    model_version_ref: LocalObjectRef | None = None
+    model: ModelPolicy | None = None
+    replicas: int = Field(default=1, ge=0, le=1000)
+    autoscaling: Autoscaling | None = None
+    image: str | None = None
+    resources: Resources | None = None
+    strategy: Strategy = Field(default_factory=Strategy)
+    progress_deadline_seconds: int = Field(default=600, ge=10, le=86400)
+    sampling: Sampling = Field(default_factory=Sampling)
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "has(self.modelVersionRef) != has(self.model)",
+                "exactly one of modelVersionRef or model must be set",
+            ),
+        )
+    }
+
+
+class CanaryStatus(ApiModel):
+    step: int = Field(ge=0)
+    weight: int = Field(ge=0, le=100)
+    step_started_at: str | None = None
+
+
+class FailedVersion(ApiModel):
+    name: str
+    reason: str
+    message: str = ""
+    spec_generation: int | None = None
+
+
+class Revision(ApiModel):
+    version: str
+    outcome: Literal["Promoted", "RolledBack"]
+    at: str
+    reason: str = ""
+
+
+class ModelDeploymentStatus(StatusBase):
+    phase: Literal["Pending", "Progressing", "Healthy", "RolledBack", "Failed"] | None = None
+    serving_version: str | None = None
+    previous_good_version: str | None = None
+    target_version: str | None = None
+    failed_version: FailedVersion | None = None
+    canary: CanaryStatus | None = None
+    rollout_started_at: str | None = None
+    history: list[Revision] = Field(default_factory=list, max_length=10)
+    url: str | None = None
+    ready_replicas: int | None = None
+
+
+class ModelDeployment(ApiModel):
+    spec: ModelDeploymentSpec
+    status: ModelDeploymentStatus = Field(default_factory=ModelDeploymentStatus)

@@ -1,0 +1,72 @@
+"""ModelVersion: an immutable, verified model artifact with its lineage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import DNS_LABEL, SHA256, ApiModel, FreeForm, StatusBase, cel, validations
+
+Datatype = Literal["BOOL", "INT32", "INT64", "FP32", "FP64", "BYTES"]
+
+
+class Artifact(ApiModel):
+    uri: str = Field(pattern=r"^(file|s3)://.+", max_length=2048)
+    format: Literal["onnx", "skops"]
+    sha256: str = Field(pattern=SHA256)
+
+
+class TensorSpec(ApiModel):
+    name: str = Field(min_length=1, max_length=256)
+    datatype: Datatype
+    shape: list[int] = Field(default_factory=lambda: [-1], max_length=8)
+
+
+class Signature(ApiModel):
+    inputs: list[TensorSpec] = Field(min_length=1, max_length=1000)
+    outputs: list[TensorSpec] = Field(default_factory=list, max_length=16)
+    class_labels: list[str] | None = Field(default=None, max_length=10000)
+
+
+class DatasetLineage(ApiModel):
+    name: str
+    version: str
+
+
+class Lineage(ApiModel):
+    training_job: str | None = None
+    dataset: DatasetLineage | None = None
+    image: str | None = None
+    profile_uri: str | None = Field(
+        default=None, description="Reference profile of the training data, used by drift checks."
+    )
+
+
+class ModelVersionSpec(ApiModel):
+    model: str = Field(min_length=1, max_length=40, pattern=DNS_LABEL)
+    version: int = Field(ge=1)
+    task: Literal["classification", "regression"]
+    artifact: Artifact
+    signature: Signature
+    estimator: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    params: FreeForm = Field(default_factory=dict)
+    lineage: Lineage = Field(default_factory=Lineage)
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel("self == oldSelf", "ModelVersion spec is immutable; register a new version"),
+        )
+    }
+
+
+class ModelVersionStatus(StatusBase):
+    phase: Literal["Pending", "Ready", "Invalid"] | None = None
+    verified_sha256: str | None = None
+    verified_at: str | None = None
+
+
+class ModelVersion(ApiModel):
+    spec: ModelVersionSpec
+    status: ModelVersionStatus = Field(default_factory=ModelVersionStatus)

@@ -1,0 +1,131 @@
+"""TrainingJob: fit a scikit-learn estimator on a Dataset version and register the model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import (
+    DNS_LABEL,
+    ApiModel,
+    FreeForm,
+    Resources,
+    StatusBase,
+    Toleration,
+    cel,
+    validations,
+)
+
+# The allow-list: only these scikit-learn estimators can be trained. The trainer maps each
+# name to its class; hyperparameters are checked against that class's own get_params().
+CLASSIFIERS = (
+    "LogisticRegression",
+    "RandomForestClassifier",
+    "GradientBoostingClassifier",
+    "HistGradientBoostingClassifier",
+    "DecisionTreeClassifier",
+    "KNeighborsClassifier",
+    "SVC",
+    "GaussianNB",
+)
+REGRESSORS = (
+    "LinearRegression",
+    "Ridge",
+    "Lasso",
+    "ElasticNet",
+    "RandomForestRegressor",
+    "GradientBoostingRegressor",
+    "HistGradientBoostingRegressor",
+    "DecisionTreeRegressor",
+    "KNeighborsRegressor",
+    "SVR",
+)
+ESTIMATORS = CLASSIFIERS + REGRESSORS
+Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
+
+CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+MetricName = Literal[CLASSIFICATION_METRICS + REGRESSION_METRICS]  # type: ignore[valid-type]
+
+
+def task_of(estimator: str) -> Literal["classification", "regression"]:
+    return "classification" if estimator in CLASSIFIERS else "regression"
+
+
+class DatasetRef(ApiModel):
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_LABEL)
+    version: str | None = Field(
+        default=None,
+        pattern=r"^[a-f0-9]{12,64}$",
+        description="Pin a Dataset version (sha256, or a unique prefix of at least 12).",
+    )
+
+
+class Preprocessing(ApiModel):
+    scaling: Literal["none", "standard", "minmax"] = "none"
+    one_hot_categoricals: bool = True
+
+
+class Split(ApiModel):
+    method: Literal["holdout", "kfold"] = "holdout"
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    folds: int = Field(default=5, ge=2, le=20)
+    seed: int = Field(default=42, ge=0)
+    stratify: bool = True
+
+
+class Threshold(ApiModel):
+    metric: MetricName
+    min: float | None = None
+    max: float | None = None
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel("has(self.min) || has(self.max)", "a threshold needs min or max"),
+        )
+    }
+
+
+class TrainingJobSpec(ApiModel):
+    dataset_ref: DatasetRef
+    model: str = Field(
+        min_length=1, max_length=40, pattern=DNS_LABEL, description="Registered model name."
+    )
+    estimator: Estimator
+    hyperparameters: FreeForm = Field(default_factory=dict)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    target: str = Field(min_length=1, max_length=256)
+    features: list[str] | None = Field(
+        default=None, max_length=1000, description="Feature columns; default: all but the target."
+    )
+    split: Split = Field(default_factory=Split)
+    metrics: list[MetricName] | None = Field(
+        default=None, max_length=8, description="Default: every metric that fits the task."
+    )
+    acceptance: list[Threshold] = Field(default_factory=list, max_length=16)
+    image: str | None = None
+    resources: Resources | None = None
+    node_selector: dict[str, str] | None = None
+    tolerations: list[Toleration] | None = None
+    backoff_limit: int = Field(default=1, ge=0, le=10)
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+
+
+class TrainingJobStatus(StatusBase):
+    phase: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
+    job_name: str | None = None
+    attempts: int | None = Field(default=None, ge=0)
+    start_time: str | None = None
+    completion_time: str | None = None
+    dataset_version: str | None = None
+    metrics: dict[str, float] | None = None
+    model_version: str | None = None
+    failure_reason: str | None = None
+    failure_message: str | None = None
+
+
+class TrainingJob(ApiModel):
+    spec: TrainingJobSpec
+    status: TrainingJobStatus = Field(default_factory=TrainingJobStatus)

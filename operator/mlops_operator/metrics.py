@@ -1,0 +1,52 @@
+"""Prometheus collectors of the operator, served on its /metrics endpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Histogram
+
+RECONCILES = Counter(
+    "mlops_reconcile_total",
+    "Reconciliations by kind and outcome (ok, retry, error, invalid).",
+    ["kind", "outcome"],
+)
+RECONCILE_SECONDS = Histogram(
+    "mlops_reconcile_duration_seconds",
+    "Time spent in one reconciliation, by kind and outcome.",
+    ["kind", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class Outcome:
+    """Set `value` inside a `reconcile_timer` block to record how the reconcile ended."""
+
+    def __init__(self) -> None:
+        self.value = "ok"
+
+
+@contextmanager
+def reconcile_timer(kind: str) -> Iterator[Outcome]:
+    outcome = Outcome()
+    started = time.perf_counter()
+    try:
+        yield outcome
+    except BaseException as error:
+        if outcome.value == "ok":
+            outcome.value = _outcome_of(error)
+        raise
+    finally:
+        RECONCILES.labels(kind, outcome.value).inc()
+        RECONCILE_SECONDS.labels(kind, outcome.value).observe(time.perf_counter() - started)
+
+
+def _outcome_of(error: BaseException) -> str:
+    name = type(error).__name__
+    if name == "TemporaryError":
+        return "retry"
+    if name == "PermanentError":
+        return "invalid"
+    return "error"

@@ -1,0 +1,1 @@
+"""Pure decisions: (resource, observed children, now) -> (desired children, status). No I/O."""
