@@ -117,6 +117,11 @@ class DatasetStatus(StatusBase):
     history: list[DatasetVersion] = Field(default_factory=list, max_length=50)
     job_name: str | None = None
     last_profiled_at: str | None = None
+    failure_reason: str | None = None
+    profile_run: int | None = Field(
+        default=None, ge=0, description="Bumped to re-read the source (refreshIntervalSeconds)."
+    )
+    completed_run: str | None = Field(default=None, description="generation/run last finished.")
 
 
 class Dataset(ApiModel):

@@ -26,7 +26,7 @@ class Kind:
     plural: str
     short: str
     model: type[BaseModel]
-    columns: list[dict[str, str]] = field(default_factory=list)
+    columns: list[dict[str, str | int]] = field(default_factory=list)
 
     @property
     def singular(self) -> str:
@@ -38,10 +38,10 @@ class Kind:
         return f"mlops.dev/{self.singular}"
 
 
-def _col(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, str]:
-    column: dict[str, str] = {"name": name, "type": type_, "jsonPath": path}
+def _col(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, str | int]:
+    column: dict[str, str | int] = {"name": name, "type": type_, "jsonPath": path}
     if priority:
-        column["priority"] = str(priority)
+        column["priority"] = priority
     return column
 
 

@@ -1,0 +1,59 @@
+"""Operator settings, read once from the environment (the Helm chart sets these)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class StoreVolume:
+    """How pods the operator creates reach the artifact store (file:// stores)."""
+
+    claim_name: str | None = None  # a PVC mounted at mount_path in every pod
+    mount_path: str = "/var/lib/mlops/store"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    store_uri: str = "file:///var/lib/mlops/store"
+    image: str = "mlops-operator:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    s3_secret: str | None = None
+    volume: StoreVolume = field(default_factory=StoreVolume)
+    service_account: str | None = None
+    metrics_port: int = 9090
+    health_port: int = 8080
+    workers: int = 8
+    job_ttl_seconds: int = 86400
+    poll_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls) -> OperatorConfig:
+        env = os.environ.get
+        return cls(
+            store_uri=env("MLOPS_STORE", cls.store_uri),
+            image=env("MLOPS_IMAGE", cls.image),
+            image_pull_policy=env("MLOPS_IMAGE_PULL_POLICY", cls.image_pull_policy),
+            s3_secret=env("MLOPS_S3_SECRET") or None,
+            volume=StoreVolume(
+                claim_name=env("MLOPS_STORE_PVC") or None,
+                mount_path=env("MLOPS_STORE_MOUNT_PATH", StoreVolume.mount_path),
+            ),
+            service_account=env("MLOPS_POD_SERVICE_ACCOUNT") or None,
+            metrics_port=_int("MLOPS_METRICS_PORT", cls.metrics_port),
+            health_port=_int("MLOPS_HEALTH_PORT", cls.health_port),
+            workers=_int("MLOPS_WORKERS", cls.workers),
+            job_ttl_seconds=_int("MLOPS_JOB_TTL_SECONDS", cls.job_ttl_seconds),
+            poll_seconds=float(env("MLOPS_POLL_SECONDS", str(cls.poll_seconds))),
+        )

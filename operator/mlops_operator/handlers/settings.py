@@ -1,0 +1,51 @@
+"""Kopf settings, fixed on day one: changing storage later makes every object look unhandled."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from ..api.kinds import KINDS
+from ..config import OperatorConfig
+from ..kube import client as kube_client
+
+log = logging.getLogger("mlops_operator")
+FINALIZER = "mlops.dev/finalizer"
+
+_metrics_started: set[int] = set()
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    config = OperatorConfig.from_env()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="mlops.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="mlops.dev", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 30
+    settings.networking.connect_timeout = 10
+    settings.batching.worker_limit = config.workers
+    settings.execution.max_workers = config.workers
+    kube_client.configure()
+    if config.metrics_port and config.metrics_port not in _metrics_started:
+        start_http_server(config.metrics_port)
+        _metrics_started.add(config.metrics_port)
+    log.info(
+        "watching %s in group mlops.dev/v1alpha1; metrics on :%s",
+        ", ".join(k.kind for k in KINDS),
+        config.metrics_port or "(disabled)",
+    )
+
+
+@kopf.on.probe(id="api")
+def api_reachable(**_: Any) -> str:
+    """Part of /healthz: Kopf answers only while its event loop is alive."""
+    return "ok"

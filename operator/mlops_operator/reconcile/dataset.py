@@ -1,0 +1,161 @@
+"""Dataset: run a profile Job per spec generation (and per refresh), record versions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..api.dataset import Dataset, DatasetVersion
+from ..config import OperatorConfig
+from . import reasons
+from .conditions import Cond, parse_time, rfc3339
+from .decision import Decision
+from .jobs import JobOutcome, JobSettings, job_manifest
+from .names import child_name
+
+HISTORY_LIMIT = 20
+
+
+def run_key(body: dict[str, Any]) -> tuple[int, int]:
+    status = body.get("status") or {}
+    return int(body["metadata"].get("generation") or 1), int(status.get("profileRun") or 0)
+
+
+def profile_job_name(body: dict[str, Any]) -> str:
+    generation, run = run_key(body)
+    return child_name(body["metadata"]["name"], "profile", generation, run)
+
+
+def result_uri(config: OperatorConfig, body: dict[str, Any]) -> str:
+    meta = body["metadata"]
+    root = config.store_uri.rstrip("/")
+    return f"{root}/runs/{meta['namespace']}/datasets/{meta['name']}/{profile_job_name(body)}.json"
+
+
+def profile_job(
+    body: dict[str, Any], owner: dict[str, Any], labels: dict[str, str], config: OperatorConfig
+) -> dict[str, Any]:
+    meta = body["metadata"]
+    dataset = Dataset.model_validate({"spec": body["spec"]})
+    args = [
+        "profile",
+        "--namespace", meta["namespace"],
+        "--name", meta["name"],
+        "--spec", dataset.spec.model_dump_json(by_alias=True, exclude_none=True),
+        "--store", config.store_uri,
+        "--result-uri", result_uri(config, body),
+    ]  # fmt: skip
+    settings = JobSettings(image=dataset.spec.image or config.image, args=args, backoff_limit=0)
+    return job_manifest(profile_job_name(body), meta["namespace"], labels, owner, settings, config)
+
+
+def refresh_due(body: dict[str, Any], now: datetime) -> bool:
+    interval = (body.get("spec") or {}).get("refreshIntervalSeconds")
+    last = parse_time((body.get("status") or {}).get("lastProfiledAt"))
+    if not interval or last is None:
+        return False
+    return now - last >= timedelta(seconds=int(interval))
+
+
+def decide(
+    body: dict[str, Any],
+    outcome: JobOutcome,
+    result: dict[str, Any] | None,
+    job: dict[str, Any] | None,
+    now: datetime,
+) -> Decision:
+    """`job` is the manifest to create when none exists; `result` is the Job's result file."""
+    status = body.get("status") or {}
+    generation, run = run_key(body)
+    key = f"{generation}/{run}"
+    has_version = bool(status.get("version"))
+    decision = Decision()
+
+    if status.get("completedRun") == key:
+        if refresh_due(body, now):
+            decision.status["profileRun"] = run + 1
+        decision.done = not decision.status
+        return decision
+
+    decision.status["jobName"] = profile_job_name(body)
+    if outcome.state == "Missing" and job is not None:
+        decision.create.append(job)
+        decision.status["phase"] = "Profiling" if not has_version else status.get("phase")
+        if not has_version:
+            decision.conditions.append(
+                Cond("Ready", "False", reasons.PROFILING, "profile Job created")
+            )
+        decision.note(reasons.JOB_CREATED, f"profile Job {job['metadata']['name']} created")
+        return decision
+    if outcome.state in ("Missing", "Pending", "Running"):
+        if not has_version:
+            decision.status["phase"] = "Profiling"
+            decision.conditions.append(
+                Cond("Ready", "False", reasons.PROFILING, f"profile Job is {outcome.state.lower()}")
+            )
+        return decision
+
+    decision.status["completedRun"] = key
+    decision.status["lastProfiledAt"] = rfc3339(now)
+    if outcome.state == "Succeeded" and result and result.get("ok"):
+        _record_result(decision, status, result, now)
+    else:
+        reason = (result or {}).get("reason") or (
+            reasons.RESULT_MISSING if outcome.state == "Succeeded" else reasons.PROFILE_FAILED
+        )
+        message = (result or {}).get("error") or outcome.message or outcome.reason
+        decision.status.update(phase="Failed", failureReason=reason)
+        decision.conditions.append(Cond("Ready", "False", reason, message))
+        decision.warn(reason, message)
+    return decision
+
+
+def _record_result(
+    decision: Decision, status: dict[str, Any], result: dict[str, Any], now: datetime
+) -> None:
+    rules = result.get("validation") or []
+    decision.status["validation"] = rules
+    if not result.get("passed", False):
+        failed = result.get("failed") or [r["name"] for r in rules if not r.get("passed")]
+        message = "validation failed: " + ", ".join(failed)
+        decision.status.update(phase="Invalid", failureReason=reasons.VALIDATION_FAILED)
+        decision.conditions.append(Cond("Ready", "False", reasons.VALIDATION_FAILED, message))
+        decision.warn(reasons.VALIDATION_FAILED, message)
+        return
+    version = result["version"]
+    history = list(status.get("history") or [])
+    if not any(entry.get("version") == version for entry in history):
+        entry = DatasetVersion(
+            version=version,
+            rows=int(result["rows"]),
+            created_at=rfc3339(now),
+            snapshot_uri=result["snapshotUri"],
+            profile_uri=result["profileUri"],
+        ).wire()
+        history = [entry, *history][:HISTORY_LIMIT]
+        decision.note(reasons.PROFILED, f"version {version[:12]} with {result['rows']} rows")
+    decision.status.update(
+        phase="Ready",
+        version=version,
+        rows=int(result["rows"]),
+        columns=int(result["columns"]),
+        snapshotUri=result["snapshotUri"],
+        profileUri=result["profileUri"],
+        history=history,
+        failureReason=None,
+    )
+    decision.conditions.append(
+        Cond("Ready", "True", reasons.PROFILED, f"version {version[:12]}, {result['rows']} rows")
+    )
+    decision.done = True
+
+
+def version_entry(body: dict[str, Any], wanted: str | None) -> dict[str, Any] | None:
+    """The history entry for a pinned version (full sha or unique prefix), or the current one."""
+    status = body.get("status") or {}
+    history = status.get("history") or []
+    if wanted is None:
+        current = status.get("version")
+        return next((h for h in history if h.get("version") == current), None)
+    matches = [h for h in history if str(h.get("version", "")).startswith(wanted)]
+    return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,30 @@
+"""What a pure reconcile returns: status to write, children to create, Events to post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .conditions import Cond
+
+
+@dataclass(frozen=True)
+class EventNote:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass
+class Decision:
+    status: dict[str, Any] = field(default_factory=dict)
+    conditions: list[Cond] = field(default_factory=list)
+    create: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventNote] = field(default_factory=list)
+    done: bool = False  # nothing more will happen until the spec or the world changes
+
+    def warn(self, reason: str, message: str) -> None:
+        self.events.append(EventNote("Warning", reason, message))
+
+    def note(self, reason: str, message: str) -> None:
+        self.events.append(EventNote("Normal", reason, message))

@@ -1,0 +1,152 @@
+"""batch/v1 Jobs for profiling and training: the manifest, and what an observed Job means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..config import OperatorConfig
+from . import pods
+
+JobState = Literal["Missing", "Pending", "Running", "Succeeded", "Failed"]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    image: str
+    args: list[str]
+    resources: dict[str, Any] | None = None
+    node_selector: dict[str, str] | None = None
+    tolerations: list[dict[str, Any]] | None = None
+    backoff_limit: int = 1
+    active_deadline_seconds: int | None = None
+    ttl_seconds_after_finished: int | None = None
+
+
+def job_manifest(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    owner: dict[str, Any],
+    settings: JobSettings,
+    config: OperatorConfig,
+) -> dict[str, Any]:
+    pod_volumes, mounts = pods.volumes(config)
+    container: dict[str, Any] = {
+        "name": "main",
+        "image": settings.image,
+        "imagePullPolicy": config.image_pull_policy,
+        "args": settings.args,
+        "env": pods.store_env(config),
+        "volumeMounts": mounts,
+        "securityContext": pods.container_security(),
+        "terminationMessagePath": pods.TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if settings.resources:
+        container["resources"] = settings.resources
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "securityContext": pods.pod_security(),
+        "containers": [container],
+        "volumes": pod_volumes,
+        "automountServiceAccountToken": False,
+    }
+    if config.service_account:
+        pod_spec["serviceAccountName"] = config.service_account
+    if settings.node_selector:
+        pod_spec["nodeSelector"] = settings.node_selector
+    if settings.tolerations:
+        pod_spec["tolerations"] = settings.tolerations
+    spec: dict[str, Any] = {
+        "backoffLimit": settings.backoff_limit,
+        "ttlSecondsAfterFinished": (
+            settings.ttl_seconds_after_finished
+            if settings.ttl_seconds_after_finished is not None
+            else config.job_ttl_seconds
+        ),
+        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+    }
+    if settings.active_deadline_seconds:
+        spec["activeDeadlineSeconds"] = settings.active_deadline_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [owner],
+        },
+        "spec": spec,
+    }
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    state: JobState
+    reason: str = ""
+    message: str = ""
+    attempts: int = 0
+    start_time: str | None = None
+    completion_time: str | None = None
+
+
+def _condition(job: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_ and c.get("status") == "True":
+            return c  # type: ignore[no-any-return]
+    return None
+
+
+def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        state = status.get("state", {}).get("terminated") or status.get("lastState", {}).get(
+            "terminated"
+        )
+        if state:
+            return state  # type: ignore[no-any-return]
+    return None
+
+
+def job_outcome(job: dict[str, Any] | None, job_pods: list[dict[str, Any]] = ()) -> JobOutcome:  # type: ignore[assignment]
+    """What a Job (and its pods, when a kubelet ran them) says about the run."""
+    if job is None:
+        return JobOutcome("Missing")
+    status = job.get("status") or {}
+    attempts = int(status.get("failed") or 0) + int(status.get("succeeded") or 0) + int(
+        status.get("active") or 0
+    )
+    times = {"start_time": status.get("startTime"), "completion_time": status.get("completionTime")}
+    if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet"):
+        return JobOutcome("Succeeded", "Completed", "", attempts, **times)
+    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    if failed:
+        reason, message = _pod_failure(job_pods)
+        job_reason = failed.get("reason") or "Failed"
+        if reason == "OOMKilled":
+            job_reason = "OOMKilled"
+        detail = message or failed.get("message") or ""
+        return JobOutcome(
+            "Failed",
+            job_reason,
+            detail,
+            attempts,
+            times["start_time"],
+            times["completion_time"] or failed.get("lastTransitionTime"),
+        )
+    if status.get("active"):
+        return JobOutcome("Running", "Running", "", attempts, **times)
+    return JobOutcome("Pending", "Pending", "", attempts, **times)
+
+
+def _pod_failure(job_pods: list[dict[str, Any]]) -> tuple[str, str]:
+    """The reason and termination message of the newest failed pod, if any ran."""
+    newest = sorted(
+        job_pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or ""
+    )
+    for pod in reversed(newest):
+        terminated = _terminated(pod)
+        if terminated and terminated.get("exitCode", 0) != 0:
+            return terminated.get("reason") or "Error", (terminated.get("message") or "").strip()
+    return "", ""

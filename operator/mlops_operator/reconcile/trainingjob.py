@@ -1,0 +1,247 @@
+"""TrainingJob: wait for the Dataset, run one training Job per generation, register the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..api.trainingjob import TrainingJob, TrainingJobSpec
+from ..config import OperatorConfig
+from . import reasons
+from .conditions import Cond, is_true
+from .dataset import version_entry
+from .decision import Decision
+from .jobs import JobOutcome, JobSettings, job_manifest
+from .names import child_name
+
+TRAINED_BY = "mlops.dev/trainingjob"
+TRAINED_BY_UID = "mlops.dev/trainingjob-uid"
+
+
+def train_job_name(body: dict[str, Any]) -> str:
+    return child_name(body["metadata"]["name"], "train", body["metadata"].get("generation") or 1)
+
+
+def result_uri(config: OperatorConfig, body: dict[str, Any]) -> str:
+    meta = body["metadata"]
+    root = config.store_uri.rstrip("/")
+    return f"{root}/runs/{meta['namespace']}/trainingjobs/{meta['name']}/{train_job_name(body)}.json"
+
+
+def spec_errors(
+    spec: TrainingJobSpec, dataset: dict[str, Any] | None, validate_params: Callable[..., list[str]]
+) -> tuple[str, str] | None:
+    """Problems only the operator can see, before any Job starts: (reason, message)."""
+    errors = validate_params(spec.estimator, spec.hyperparameters)
+    if errors:
+        return reasons.INVALID_HYPERPARAMETERS, "; ".join(errors)
+    schema = ((dataset or {}).get("spec") or {}).get("schema")
+    if schema:
+        names = {c["name"] for c in schema.get("columns", [])}
+        if spec.target not in names:
+            return (
+                reasons.TARGET_NOT_IN_SCHEMA,
+                f"target {spec.target!r} is not a column of Dataset "
+                f"{dataset['metadata']['name']} (columns: {', '.join(sorted(names))})",  # type: ignore[index]
+            )
+        missing = sorted(set(spec.features or []) - names)
+        if missing:
+            return (
+                reasons.TARGET_NOT_IN_SCHEMA,
+                f"features not in the Dataset schema: {', '.join(missing)}",
+            )
+    return None
+
+
+def train_job(
+    body: dict[str, Any],
+    dataset_version: dict[str, Any],
+    owner: dict[str, Any],
+    labels: dict[str, str],
+    config: OperatorConfig,
+) -> dict[str, Any]:
+    meta = body["metadata"]
+    spec = TrainingJob.model_validate({"spec": body["spec"]}).spec
+    args = [
+        "train",
+        "--namespace", meta["namespace"],
+        "--name", meta["name"],
+        "--uid", meta["uid"],
+        "--spec", spec.model_dump_json(by_alias=True, exclude_none=True),
+        "--dataset-name", spec.dataset_ref.name,
+        "--dataset-version", dataset_version["version"],
+        "--snapshot-uri", dataset_version["snapshotUri"],
+        "--profile-uri", dataset_version["profileUri"],
+        "--store", config.store_uri,
+        "--result-uri", result_uri(config, body),
+    ]  # fmt: skip
+    settings = JobSettings(
+        image=spec.image or config.image,
+        args=args,
+        resources=spec.resources.wire() if spec.resources else None,
+        node_selector=spec.node_selector,
+        tolerations=[t.wire() for t in spec.tolerations] if spec.tolerations else None,
+        backoff_limit=spec.backoff_limit,
+        active_deadline_seconds=spec.active_deadline_seconds,
+        ttl_seconds_after_finished=spec.ttl_seconds_after_finished,
+    )
+    return job_manifest(train_job_name(body), meta["namespace"], labels, owner, settings, config)
+
+
+def _finished(status: dict[str, Any], generation: int) -> bool:
+    return status.get("phase") in ("Succeeded", "Failed") and status.get(
+        "observedGeneration"
+    ) == generation
+
+
+def decide_before_job(
+    body: dict[str, Any],
+    dataset: dict[str, Any] | None,
+    validate_params: Callable[..., list[str]],
+) -> tuple[Decision | None, dict[str, Any] | None]:
+    """Either a waiting/failed Decision, or the Dataset version entry to train on."""
+    spec = TrainingJob.model_validate({"spec": body["spec"]}).spec
+    generation = int(body["metadata"].get("generation") or 1)
+    status = body.get("status") or {}
+    decision = Decision()
+    if _finished(status, generation):
+        decision.done = True
+        return decision, None
+    problem = spec_errors(spec, dataset, validate_params)
+    if problem:
+        return _failed(decision, *problem), None
+    if dataset is None:
+        message = f"Dataset {spec.dataset_ref.name} not found; waiting for it"
+        decision.status["phase"] = "Pending"
+        decision.conditions.append(Cond("Ready", "False", reasons.DATASET_NOT_FOUND, message))
+        return decision, None
+    entry = version_entry(dataset, spec.dataset_ref.version)
+    if entry is None and spec.dataset_ref.version and is_true(
+        (dataset.get("status") or {}).get("conditions"), "Ready"
+    ):
+        return _failed(
+            decision,
+            reasons.DATASET_VERSION_NOT_FOUND,
+            f"Dataset {spec.dataset_ref.name} has no version {spec.dataset_ref.version}",
+        ), None
+    ready = is_true((dataset.get("status") or {}).get("conditions"), "Ready")
+    if entry is None or (not ready and not spec.dataset_ref.version):
+        decision.status["phase"] = "Pending"
+        decision.conditions.append(
+            Cond("Ready", "False", reasons.DATASET_NOT_READY,
+                 f"Dataset {spec.dataset_ref.name} is not Ready; waiting for it")
+        )  # fmt: skip
+        return decision, None
+    return None, entry
+
+
+def decide_job(
+    body: dict[str, Any],
+    entry: dict[str, Any],
+    outcome: JobOutcome,
+    result: dict[str, Any] | None,
+    job: dict[str, Any],
+) -> Decision:
+    """Given the Dataset version to train on and the observed Job, what happens next."""
+    decision = Decision()
+    decision.status.update(jobName=train_job_name(body), datasetVersion=entry["version"])
+    if outcome.state == "Missing":
+        decision.create.append(job)
+        decision.status["phase"] = "Pending"
+        decision.conditions.append(Cond("Ready", "False", reasons.JOB_CREATED, "training Job created"))
+        decision.note(reasons.JOB_CREATED, f"training Job {job['metadata']['name']} created")
+        return decision
+    decision.status.update(
+        attempts=outcome.attempts, startTime=outcome.start_time, completionTime=outcome.completion_time
+    )
+    if outcome.state in ("Pending", "Running"):
+        decision.status["phase"] = outcome.state
+        decision.conditions.append(
+            Cond("Ready", "False", reasons.TRAINING, f"training Job is {outcome.state.lower()}")
+        )
+        return decision
+    if outcome.state == "Failed":
+        reason = (result or {}).get("reason") or outcome.reason or reasons.TRAINER_ERROR
+        message = (result or {}).get("error") or outcome.message or f"training Job failed: {reason}"
+        return _failed(decision, reason, message)
+    if not result or not result.get("ok", True) or "metrics" not in result:
+        return _failed(decision, reasons.RESULT_MISSING, "training Job succeeded but left no result")
+    decision.status["metrics"] = result["metrics"]
+    if not result.get("accepted", False):
+        failures = "; ".join(result.get("failures") or []) or "acceptance thresholds not met"
+        return _failed(decision, reasons.ACCEPTANCE_FAILED, failures)
+    return decision  # the caller registers the ModelVersion, then calls `succeeded`
+
+
+def succeeded(decision: Decision, model_version: str) -> Decision:
+    decision.status.update(phase="Succeeded", modelVersion=model_version, failureReason=None, failureMessage=None)
+    decision.conditions.append(
+        Cond("Ready", "True", reasons.MODEL_REGISTERED, f"registered ModelVersion {model_version}")
+    )
+    decision.done = True
+    return decision
+
+
+def _failed(decision: Decision, reason: str, message: str) -> Decision:
+    decision.status.update(phase="Failed", failureReason=reason, failureMessage=message[:2048])
+    decision.conditions.append(Cond("Ready", "False", reason, message[:2048]))
+    decision.warn(reason, message)
+    decision.done = True
+    return decision
+
+
+def next_version(existing: list[dict[str, Any]], model: str) -> int:
+    """One above the highest version registered for `model` (the API server arbitrates races)."""
+    versions = [
+        int(mv["spec"]["version"]) for mv in existing if (mv.get("spec") or {}).get("model") == model
+    ]
+    return max(versions, default=0) + 1
+
+
+def model_version_name(model: str, version: int) -> str:
+    return f"{model}-v{version}"
+
+
+def model_version_manifest(
+    body: dict[str, Any], result: dict[str, Any], version: int, labels: dict[str, str], image: str
+) -> dict[str, Any]:
+    """A ModelVersion from a training result. No owner reference: it outlives its TrainingJob."""
+    meta = body["metadata"]
+    spec = body["spec"]
+    return {
+        "apiVersion": "mlops.dev/v1alpha1",
+        "kind": "ModelVersion",
+        "metadata": {
+            "name": model_version_name(spec["model"], version),
+            "namespace": meta["namespace"],
+            "labels": {**labels, "mlops.dev/model": spec["model"]},
+            "annotations": {TRAINED_BY_UID: f"{meta['uid']}/{meta.get('generation') or 1}"},
+        },
+        "spec": {
+            "model": spec["model"],
+            "version": version,
+            "task": result["task"],
+            "estimator": result.get("estimator", spec["estimator"]),
+            "artifact": result["artifact"],
+            "signature": result["signature"],
+            "metrics": result["metrics"],
+            "params": result.get("params") or {},
+            "lineage": {
+                "trainingJob": meta["name"],
+                "dataset": result["dataset"],
+                "image": image,
+                "profileUri": result.get("profileUri"),
+            },
+        },
+    }
+
+
+def registered_by(existing: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any] | None:
+    """The ModelVersion this TrainingJob generation already registered, if any (idempotence)."""
+    meta = body["metadata"]
+    marker = f"{meta['uid']}/{meta.get('generation') or 1}"
+    for mv in existing:
+        if ((mv.get("metadata") or {}).get("annotations") or {}).get(TRAINED_BY_UID) == marker:
+            return mv
+    return None
