@@ -1,0 +1,297 @@
+"""Reference profile: what a drift check compares a current window against.
+
+A numeric feature is kept in one of two forms:
+
+* ``exact`` - the distinct reference values with their counts, used when the
+  column has at most ``sample_size`` distinct values. Every statistic computed
+  against it equals the one computed on the raw reference column.
+* ``grid`` - a fine uniform histogram (``grid`` cells, default 16384) spanning
+  the reference range. Checks bin the current window on the same grid in one
+  linear pass (no sort), which is what makes a check cheaper than sorting the
+  window. Approximation bounds are in docs/drift.md.
+
+A categorical feature keeps the counts of its ``max_categories`` most frequent
+values; the rest of the reference is pooled into an explicit ``other`` count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FORMAT = "mlops.dev/drift-profile/v1"
+DEFAULT_GRID = 16384
+DEFAULT_MAX_CATEGORIES = 1000
+
+
+def finite_values(series: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN, None and +-inf removed."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isfinite(values).all():
+        values = values[np.isfinite(values)]
+    return values
+
+
+def grid_index(values: np.ndarray, lo: float, width: float, cells: int) -> np.ndarray:
+    """Cell of every value on the grid, shifted by one: 0 = below, cells + 1 = above.
+
+    The builder and the checker call this same function, so a value lands in
+    the same cell on both sides whatever the floating-point rounding.
+    """
+    position = (values - lo) * (1.0 / width)
+    np.floor(position, out=position)
+    np.clip(position, -1.0, float(cells), out=position)
+    position += 1.0
+    return position.astype(np.intp)
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    count: int  # finite values
+    missing: int  # NaN / None / inf, dropped
+    mean: float
+    std: float  # population std (ddof=0), the Wasserstein normaliser
+    min: float
+    max: float
+    psi_edges: np.ndarray  # interior bin edges, bins are [e_i, e_i+1)
+    psi_counts: np.ndarray  # reference count per PSI bin, len(psi_edges) + 1
+    values: np.ndarray | None = None  # exact form: distinct sorted values
+    counts: np.ndarray | None = None  # exact form: their counts
+    grid_lo: float = 0.0  # grid form: left edge of cell 0
+    grid_width: float = 0.0  # grid form: cell width
+    grid_counts: np.ndarray | None = None  # grid form: reference count per cell
+
+    @property
+    def exact(self) -> bool:
+        return self.values is not None
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    count: int  # non-missing values
+    missing: int
+    categories: dict[str, int]  # most frequent first
+    other: int  # reference values beyond the category cap
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    rows: int
+    numeric: dict[str, NumericProfile] = field(default_factory=dict)
+    categorical: dict[str, CategoricalProfile] = field(default_factory=dict)
+    format: str = FORMAT
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def to_json(self) -> bytes:
+        doc = {
+            "format": self.format,
+            "rows": self.rows,
+            "numeric": {name: _numeric_doc(p) for name, p in self.numeric.items()},
+            "categorical": {
+                name: {
+                    "count": p.count,
+                    "missing": p.missing,
+                    "categories": p.categories,
+                    "other": p.other,
+                }
+                for name, p in self.categorical.items()
+            },
+        }
+        return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ReferenceProfile:
+        doc = json.loads(data)
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"unsupported drift profile format {doc.get('format')!r}")
+        return cls(
+            rows=int(doc["rows"]),
+            numeric={name: _numeric_from_doc(d) for name, d in doc["numeric"].items()},
+            categorical={
+                name: CategoricalProfile(
+                    count=int(d["count"]),
+                    missing=int(d["missing"]),
+                    categories={str(k): int(v) for k, v in d["categories"].items()},
+                    other=int(d["other"]),
+                )
+                for name, d in doc["categorical"].items()
+            },
+        )
+
+
+def build_reference_profile(
+    frame: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    *,
+    sample_size: int = 10000,
+    bins: int = 20,
+    seed: int = 0,
+    grid: int = DEFAULT_GRID,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+) -> ReferenceProfile:
+    """Profile ``frame`` for later drift checks.
+
+    The profile is deterministic: ``seed`` is accepted for API stability but
+    no step samples at random (exact values are kept in full, large columns go
+    to the grid).
+    """
+    del seed
+    missing = [c for c in [*numeric, *categorical] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns not in the data: {', '.join(missing)}")
+    if sample_size < 1 or bins < 1 or grid < 2 or max_categories < 1:
+        raise ValueError("sample_size, bins, grid and max_categories must be positive")
+    return ReferenceProfile(
+        rows=len(frame),
+        numeric={name: _profile_numeric(frame[name], sample_size, bins, grid) for name in numeric},
+        categorical={
+            name: _profile_categorical(frame[name], max_categories) for name in categorical
+        },
+    )
+
+
+def _profile_numeric(series: pd.Series, sample_size: int, bins: int, grid: int) -> NumericProfile:
+    x = finite_values(series)
+    missing = len(series) - len(x)
+    if len(x) == 0:
+        return NumericProfile(
+            count=0,
+            missing=missing,
+            mean=math.nan,
+            std=math.nan,
+            min=math.nan,
+            max=math.nan,
+            psi_edges=np.empty(0),
+            psi_counts=np.zeros(1, dtype=np.int64),
+            values=np.empty(0),
+            counts=np.empty(0, dtype=np.int64),
+        )
+    stats: dict[str, Any] = {
+        "count": len(x),
+        "missing": missing,
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+        "min": float(x.min()),
+        "max": float(x.max()),
+    }
+    values, counts = np.unique(x, return_counts=True)
+    if len(values) <= sample_size:
+        edges = np.unique(np.quantile(x, np.arange(1, bins) / bins))
+        psi_counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+        return NumericProfile(
+            **stats,
+            psi_edges=edges,
+            psi_counts=psi_counts,
+            values=values,
+            counts=counts.astype(np.int64),
+        )
+    lo = stats["min"]
+    # The maximum sits half a cell inside the last cell, safe from rounding.
+    width = (stats["max"] - lo) / (grid - 0.5)
+    cells = np.bincount(grid_index(x, lo, width, grid), minlength=grid + 2)[1:-1]
+    cuts = psi_cuts(cells, bins)
+    return NumericProfile(
+        **stats,
+        psi_edges=lo + cuts * width,
+        psi_counts=np.add.reduceat(cells, np.concatenate([[0], cuts])),
+        grid_lo=lo,
+        grid_width=width,
+        grid_counts=cells.astype(np.int64),
+    )
+
+
+def psi_cuts(cells: np.ndarray, bins: int) -> np.ndarray:
+    """Grid cell boundaries nearest to the reference quantiles i/bins (distinct, interior)."""
+    cumulative = np.cumsum(cells)
+    targets = np.arange(1, bins) * (cumulative[-1] / bins)
+    cuts = np.searchsorted(cumulative, targets, side="left") + 1
+    return np.unique(cuts[(cuts > 0) & (cuts < len(cells))])
+
+
+def _profile_categorical(series: pd.Series, max_categories: int) -> CategoricalProfile:
+    counts = category_counts(series)
+    kept = dict(list(counts.items())[:max_categories])
+    present = int(sum(counts.values()))
+    return CategoricalProfile(
+        count=present,
+        missing=len(series) - present,
+        categories=kept,
+        other=present - int(sum(kept.values())),
+    )
+
+
+def category_counts(series: pd.Series) -> dict[str, int]:
+    """Counts per category as text, most frequent first (ties by name); missing dropped."""
+    counts = series.value_counts(dropna=True, sort=False)
+    merged: dict[str, int] = {}
+    for key, value in zip(counts.index, counts.to_numpy(), strict=True):
+        if int(value) == 0:  # unused levels of a pandas Categorical
+            continue
+        text = str(key)
+        merged[text] = merged.get(text, 0) + int(value)
+    return dict(sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+def _numeric_doc(p: NumericProfile) -> dict[str, Any]:
+    def num(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    doc: dict[str, Any] = {
+        "count": p.count,
+        "missing": p.missing,
+        "mean": num(p.mean),
+        "std": num(p.std),
+        "min": num(p.min),
+        "max": num(p.max),
+        "psiEdges": _floats(p.psi_edges),
+        "psiCounts": p.psi_counts.tolist(),
+    }
+    if p.exact:
+        assert p.values is not None and p.counts is not None
+        doc["exact"] = {"values": _floats(p.values), "counts": p.counts.tolist()}
+    else:
+        assert p.grid_counts is not None
+        doc["grid"] = {"lo": p.grid_lo, "width": p.grid_width, "counts": p.grid_counts.tolist()}
+    return doc
+
+
+def _numeric_from_doc(d: dict[str, Any]) -> NumericProfile:
+    def num(v: float | None) -> float:
+        return math.nan if v is None else float(v)
+
+    common: dict[str, Any] = {
+        "count": int(d["count"]),
+        "missing": int(d["missing"]),
+        "mean": num(d["mean"]),
+        "std": num(d["std"]),
+        "min": num(d["min"]),
+        "max": num(d["max"]),
+        "psi_edges": np.asarray(d["psiEdges"], dtype=np.float64),
+        "psi_counts": np.asarray(d["psiCounts"], dtype=np.int64),
+    }
+    if "exact" in d:
+        return NumericProfile(
+            **common,
+            values=np.asarray(d["exact"]["values"], dtype=np.float64),
+            counts=np.asarray(d["exact"]["counts"], dtype=np.int64),
+        )
+    g = d["grid"]
+    return NumericProfile(
+        **common,
+        grid_lo=float(g["lo"]),
+        grid_width=float(g["width"]),
+        grid_counts=np.asarray(g["counts"], dtype=np.int64),
+    )
