@@ -1,0 +1,227 @@
+"""Loading a verified model artifact and running it on validated feature columns."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .config import ServeConfig
+from .signature import Columns
+
+log = logging.getLogger(__name__)
+
+Task = Literal["classification", "regression"]
+
+
+class LoadError(Exception):
+    """The artifact cannot be served: wrong checksum, unreadable, or not the agreed format."""
+
+
+@dataclass
+class Prediction:
+    """Output for n rows: `labels` + `probabilities` (classifiers) or `values` (regressors)."""
+
+    labels: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    values: np.ndarray | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedModel:
+    platform: str
+    task: Task
+    class_labels: list[str] | None
+    runner: Any
+
+    def predict(self, columns: Columns) -> Prediction:
+        return self.runner(columns)
+
+
+def read_verified(uri: str, sha256: str) -> bytes:
+    """The artifact's bytes, only if their sha256 is the expected one."""
+    import fsspec
+
+    try:
+        with fsspec.open(uri, "rb") as handle:
+            data: bytes = handle.read()
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"cannot read artifact {uri}: {exc}") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256.lower():
+        raise LoadError(
+            f"artifact {uri} has sha256 {actual}, expected {sha256}; refusing to load it"
+        )
+    return data
+
+
+def load(config: ServeConfig) -> LoadedModel:
+    data = read_verified(config.artifact_uri, config.sha256)
+    if config.format == "onnx":
+        return _load_onnx(data, config)
+    return _load_skops(data, config)
+
+
+# --- ONNX ---------------------------------------------------------------------------------------
+_ORT_TYPES: dict[str, Any] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+    "tensor(string)": object,
+}
+
+
+def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # One thread per session: single-row latency is best without thread hand-offs, and
+    # serving scales by replicas/workers rather than by intra-op threads.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise LoadError(f"artifact is not a loadable ONNX model: {exc}") from exc
+    wanted = [t.name for t in config.signature.inputs]
+    inputs = {i.name: i for i in session.get_inputs()}
+    if set(inputs) != set(wanted):
+        raise LoadError(
+            f"ONNX inputs {sorted(inputs)} do not match the signature inputs {sorted(wanted)}"
+        )
+    feeds: list[tuple[str, Any, bool]] = []
+    for name in wanted:
+        meta = inputs[name]
+        if meta.type not in _ORT_TYPES:
+            raise LoadError(f"ONNX input '{name}' has unsupported type {meta.type}")
+        feeds.append((name, _ORT_TYPES[meta.type], len(meta.shape) == 2))
+    outputs = [o.name for o in session.get_outputs()]
+    task: Task
+    if "label" in outputs and "probabilities" in outputs:
+        task = "classification"
+        fetch = ["label", "probabilities"]
+    elif "variable" in outputs:
+        task = "regression"
+        fetch = ["variable"]
+    else:
+        raise LoadError(
+            f"ONNX outputs {outputs} are neither label+probabilities (classifier, zipmap "
+            "disabled) nor variable (regressor)"
+        )
+    if config.task and config.task != task:
+        raise LoadError(f"the model is a {task} model but the ModelVersion says {config.task}")
+    labels = config.signature.class_labels or _onnx_class_labels(data)
+    run = session.run
+
+    def runner(columns: Columns) -> Prediction:
+        feed = {}
+        for (name, dtype, two_d), column in zip(feeds, columns, strict=True):
+            array = column.astype(dtype, copy=False) if dtype is not object else column
+            feed[name] = array.reshape(-1, 1) if two_d else array
+        result = run(fetch, feed)
+        if task == "classification":
+            return Prediction(labels=result[0], probabilities=result[1])
+        return Prediction(values=result[0].reshape(-1))
+
+    return LoadedModel("onnxruntime", task, labels, runner)
+
+
+def _onnx_class_labels(data: bytes) -> list[str] | None:
+    import onnx
+
+    model = onnx.load_from_string(data)
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.name == "classlabels_strings":
+                return [s.decode() for s in attribute.strings]
+            if attribute.name == "classlabels_int64s":
+                return [str(i) for i in attribute.ints]
+    return None
+
+
+# --- skops --------------------------------------------------------------------------------------
+# Types outside scikit-learn that a fitted pipeline legitimately contains.
+_SAFE_EXTRA_TYPES = frozenset(
+    {
+        "builtins.slice",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.random.mtrand.RandomState",
+        "numpy.random._generator.Generator",
+        "scipy.sparse._csr.csr_matrix",
+        "scipy.sparse._csr.csr_array",
+    }
+)
+
+
+def trusted_types(untrusted: list[str]) -> tuple[list[str], list[str]]:
+    """Split the types skops does not trust by default into (trusted, refused).
+
+    A type is trusted only if it names a scikit-learn class deriving from BaseEstimator
+    (resolved by import, so a name cannot pretend to be one) or is in a short allow-list of
+    container types. Functions, builtins such as eval, and anything else are refused.
+    """
+    from sklearn.base import BaseEstimator
+
+    trusted: list[str] = []
+    refused: list[str] = []
+    for name in untrusted:
+        if name in _SAFE_EXTRA_TYPES:
+            trusted.append(name)
+            continue
+        module_name, _, attr = name.rpartition(".")
+        ok = False
+        if module_name.split(".")[0] == "sklearn":
+            try:
+                obj = getattr(importlib.import_module(module_name), attr)
+                ok = isinstance(obj, type) and issubclass(obj, BaseEstimator)
+            except (ImportError, AttributeError):
+                ok = False
+        (trusted if ok else refused).append(name)
+    return trusted, refused
+
+
+def _load_skops(data: bytes, config: ServeConfig) -> LoadedModel:
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.base import is_classifier
+
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises assorted errors on a damaged file
+        raise LoadError(f"artifact is not a skops file: {exc}") from exc
+    trusted, refused = trusted_types(untrusted)
+    if refused:
+        raise LoadError(f"skops artifact contains types that are not trusted: {refused}")
+    try:
+        estimator = sio.loads(data, trusted=trusted)
+    except Exception as exc:
+        raise LoadError(f"skops artifact failed to load: {exc}") from exc
+    if not hasattr(estimator, "predict"):
+        raise LoadError(f"skops artifact holds a {type(estimator).__name__}, not an estimator")
+    task: Task = config.task or ("classification" if is_classifier(estimator) else "regression")
+    names = [t.name for t in config.signature.inputs]
+    classes = getattr(estimator, "classes_", None)
+    labels = config.signature.class_labels or (
+        [str(c) for c in classes] if classes is not None else None
+    )
+    has_proba = hasattr(estimator, "predict_proba")
+
+    def runner(columns: Columns) -> Prediction:
+        frame = pd.DataFrame(dict(zip(names, columns, strict=True)), copy=False)
+        if task == "classification":
+            probabilities = (
+                np.asarray(estimator.predict_proba(frame), dtype=np.float32) if has_proba else None
+            )
+            found = np.asarray(estimator.predict(frame))
+            return Prediction(labels=found, probabilities=probabilities)
+        return Prediction(values=np.asarray(estimator.predict(frame), dtype=np.float64).reshape(-1))
+
+    return LoadedModel("sklearn-skops", task, labels, runner)

@@ -1,0 +1,294 @@
+"""Request decoding: V2 tensors, V1 instances and JSON records -> validated feature columns.
+
+A request becomes one 1-D numpy array per signature input, in signature order. Every
+check that fails raises RequestError with a message naming the input, so the client
+gets a 4xx it can act on. Lookups are precomputed once per signature.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..api.modelversion import Signature
+
+NUMPY_DTYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": object,
+}
+_NUMERIC_REQUEST_TYPES = frozenset(
+    {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+    | {"FP16", "FP32", "FP64"}
+)
+_NUMBER_KINDS = "fiu"
+
+Columns = list[np.ndarray]
+
+
+class RequestError(Exception):
+    """A client error: answered with `status` and `{"error": message}`."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    datatype: str
+    dtype: Any
+    is_bytes: bool
+
+
+class CompiledSignature:
+    def __init__(self, signature: Signature) -> None:
+        self.columns = tuple(
+            Column(t.name, t.datatype, NUMPY_DTYPES[t.datatype], t.datatype == "BYTES")
+            for t in signature.inputs
+        )
+        self.names = tuple(c.name for c in self.columns)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        if len(self.index) != len(self.names):
+            raise ValueError("signature input names must be unique")
+        self.width = len(self.columns)
+        self.all_numeric = not any(c.is_bytes for c in self.columns)
+        self.name_set = frozenset(self.names)
+
+    # --- V2 ---------------------------------------------------------------------------------
+    def from_v2(self, body: Any) -> tuple[Columns, int]:
+        if not isinstance(body, dict):
+            raise RequestError("request body must be a JSON object with an 'inputs' list")
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise RequestError("'inputs' must be a non-empty list of tensors")
+        for tensor in inputs:
+            if not isinstance(tensor, dict):
+                raise RequestError("each element of 'inputs' must be an object")
+        first = inputs[0]
+        if len(inputs) == 1 and (self.width > 1 or first.get("name") not in self.index):
+            shape = first.get("shape")
+            if first.get("name") not in self.index or (isinstance(shape, list) and len(shape) == 2):
+                return self._v2_matrix(first)
+        return self._v2_columns(inputs)
+
+    def _v2_matrix(self, tensor: dict[str, Any]) -> tuple[Columns, int]:
+        name = tensor.get("name", "<unnamed>")
+        shape = _shape(tensor, name)
+        if len(shape) != 2 or shape[1] != self.width:
+            raise RequestError(
+                f"input '{name}' is not a feature of this model; a single tensor must have shape "
+                f"[n, {self.width}] with columns in signature order {list(self.names)}, "
+                f"got shape {shape}"
+            )
+        n = shape[0]
+        if n == 0:
+            raise RequestError("empty input: the request has no rows")
+        datatype = _datatype(tensor, name)
+        data = _data(tensor, name)
+        if self.all_numeric:
+            if datatype not in _NUMERIC_REQUEST_TYPES:
+                raise RequestError(f"input '{name}': datatype {datatype} but features are numeric")
+            matrix = _numbers(data, name)
+            if matrix.size != n * self.width:
+                needed = n * self.width
+                raise RequestError(
+                    f"input '{name}': shape {shape} needs {needed} values, got {matrix.size}"
+                )
+            matrix = matrix.reshape(n, self.width)
+            return [_cast(matrix[:, i], c, name) for i, c in enumerate(self.columns)], n
+        flat = _flatten(data)
+        if len(flat) != n * self.width:
+            raise RequestError(
+                f"input '{name}': shape {shape} needs {n * self.width} values, got {len(flat)}"
+            )
+        return [
+            self._convert(c, flat[i :: self.width], f"input '{name}' column '{c.name}'")
+            for i, c in enumerate(self.columns)
+        ], n
+
+    def _v2_columns(self, inputs: list[dict[str, Any]]) -> tuple[Columns, int]:
+        found: list[np.ndarray | None] = [None] * self.width
+        n = -1
+        for tensor in inputs:
+            name = tensor.get("name")
+            if not isinstance(name, str):
+                raise RequestError("every input needs a string 'name'")
+            i = self.index.get(name)
+            if i is None:
+                raise RequestError(
+                    f"unknown input '{name}'; this model takes {list(self.names)} "
+                    f"(or one tensor of shape [n, {self.width}])"
+                )
+            if found[i] is not None:
+                raise RequestError(f"input '{name}' is given twice")
+            column = self.columns[i]
+            shape = _shape(tensor, name)
+            if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+                raise RequestError(f"input '{name}' must have shape [n] or [n, 1], got {shape}")
+            datatype = _datatype(tensor, name)
+            if column.is_bytes != (datatype == "BYTES") or (
+                not column.is_bytes and datatype not in _NUMERIC_REQUEST_TYPES
+            ):
+                raise RequestError(
+                    f"input '{name}' has datatype {datatype}; the model expects {column.datatype}"
+                )
+            values = self._convert(column, _data(tensor, name), f"input '{name}'")
+            if values.shape[0] != shape[0]:
+                raise RequestError(
+                    f"input '{name}': shape {shape} needs {shape[0]} values, got {values.shape[0]}"
+                )
+            if n < 0:
+                n = shape[0]
+            elif shape[0] != n:
+                raise RequestError(
+                    f"input '{name}' has {shape[0]} rows but earlier inputs have {n}"
+                )
+            found[i] = values
+        missing = [self.names[i] for i, v in enumerate(found) if v is None]
+        if missing:
+            raise RequestError(f"missing inputs: {missing}")
+        if n == 0:
+            raise RequestError("empty input: the request has no rows")
+        return found, n  # type: ignore[return-value]
+
+    # --- V1 -----------------------------------------------------------------------------------
+    def from_instances(self, body: Any) -> tuple[Columns, int]:
+        if not isinstance(body, dict) or "instances" not in body:
+            raise RequestError("request body must be a JSON object with an 'instances' list")
+        instances = body["instances"]
+        if not isinstance(instances, list):
+            raise RequestError("'instances' must be a list")
+        if not instances:
+            raise RequestError("empty input: 'instances' has no rows")
+        if isinstance(instances[0], dict):
+            return self.from_records(instances)
+        n = len(instances)
+        if self.all_numeric:
+            matrix = _numbers(instances, "instances")
+            if matrix.ndim == 1 and self.width == 1:
+                matrix = matrix.reshape(n, 1)
+            if matrix.ndim != 2 or matrix.shape[1] != self.width:
+                raise RequestError(
+                    f"'instances' must be rows of {self.width} values in signature order "
+                    f"{list(self.names)}; got shape {list(matrix.shape)}"
+                )
+            return [_cast(matrix[:, i], c, "instances") for i, c in enumerate(self.columns)], n
+        for k, row in enumerate(instances):
+            if not isinstance(row, list) or len(row) != self.width:
+                raise RequestError(
+                    f"instance {k} must be a list of {self.width} values in signature order "
+                    f"{list(self.names)}"
+                )
+        return [
+            self._convert(c, [row[i] for row in instances], f"column '{c.name}'")
+            for i, c in enumerate(self.columns)
+        ], n
+
+    # --- records ------------------------------------------------------------------------------
+    def from_records(self, records: Any) -> tuple[Columns, int]:
+        if isinstance(records, dict) and isinstance(records.get("records"), list):
+            records = records["records"]
+        if not isinstance(records, list):
+            raise RequestError("request body must be a JSON list of records (objects)")
+        if not records:
+            raise RequestError("empty input: no records")
+        for k, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise RequestError(f"record {k} must be an object of feature: value")
+            if len(record) != self.width or not self.name_set.issuperset(record):
+                unknown = sorted(set(record) - self.name_set)
+                missing = [name for name in self.names if name not in record]
+                parts = []
+                if missing:
+                    parts.append(f"missing features {missing}")
+                if unknown:
+                    parts.append(f"unknown features {unknown}")
+                raise RequestError(f"record {k}: " + "; ".join(parts))
+        return [
+            self._convert(c, [r[c.name] for r in records], f"feature '{c.name}'")
+            for c in self.columns
+        ], len(records)
+
+    # --- values -------------------------------------------------------------------------------
+    def _convert(self, column: Column, data: Any, where: str) -> np.ndarray:
+        if column.is_bytes:
+            values = _flatten(data) if isinstance(data, list) else data
+            if not isinstance(values, list):
+                raise RequestError(f"{where}: 'data' must be a list")
+            for v in values:
+                if not isinstance(v, str):
+                    raise RequestError(
+                        f"{where}: expected strings for {column.datatype}, got {type(v).__name__}"
+                    )
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out
+        array = _numbers(data, where)
+        return _cast(array.reshape(-1), column, where)
+
+
+def _shape(tensor: dict[str, Any], name: str) -> list[int]:
+    shape = tensor.get("shape")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
+        raise RequestError(f"input '{name}': 'shape' must be a list of non-negative integers")
+    return shape
+
+
+def _datatype(tensor: dict[str, Any], name: str) -> str:
+    datatype = tensor.get("datatype")
+    if datatype != "BYTES" and datatype not in _NUMERIC_REQUEST_TYPES:
+        raise RequestError(f"input '{name}': unknown datatype {datatype!r}")
+    return datatype
+
+
+def _data(tensor: dict[str, Any], name: str) -> list[Any]:
+    data = tensor.get("data")
+    if not isinstance(data, list):
+        raise RequestError(f"input '{name}': 'data' must be a list")
+    return data
+
+
+def _numbers(data: Any, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise RequestError(f"{where}: values are not a regular array of numbers ({exc})") from None
+    if array.dtype.kind not in _NUMBER_KINDS and array.dtype.kind != "b":
+        raise RequestError(f"{where}: values must be numbers")
+    return array
+
+
+def _cast(array: np.ndarray, column: Column, where: str) -> np.ndarray:
+    if column.datatype == "BOOL":
+        return array.astype(np.bool_)
+    if array.dtype.kind == "b":
+        raise RequestError(f"{where}: '{column.name}' expects {column.datatype}, got booleans")
+    if (
+        column.datatype in ("INT32", "INT64")
+        and array.dtype.kind == "f"
+        and not all(math.isfinite(v) and v == int(v) for v in array.tolist())
+    ):
+        raise RequestError(f"{where}: '{column.name}' expects integers")
+    return array.astype(column.dtype, copy=False)
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if data and isinstance(data[0], list):
+        out: list[Any] = []
+        for item in data:
+            out.extend(_flatten(item) if isinstance(item, list) else [item])
+        return out
+    return data
