@@ -11,7 +11,6 @@ from pathlib import Path
 
 import kubernetes
 import pytest
-
 from tests.support.cluster import Objects, configuration, install_crds
 from tests.support.control_plane import ROOT, ControlPlane
 

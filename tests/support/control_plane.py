@@ -55,8 +55,15 @@ def write_kubeconfig(path: Path, server: str, ca: Path, client: KeyPair, user: s
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "mlops-test", "cluster": {"server": server, "certificate-authority": str(ca)}}],
-        "users": [{"name": user, "user": {"client-certificate": str(client.cert), "client-key": str(client.key)}}],
+        "clusters": [
+            {"name": "mlops-test", "cluster": {"server": server, "certificate-authority": str(ca)}}
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {"client-certificate": str(client.cert), "client-key": str(client.key)},
+            }
+        ],
         "contexts": [{"name": "mlops-test", "context": {"cluster": "mlops-test", "user": user}}],
         "current-context": "mlops-test",
     }
@@ -100,14 +107,21 @@ class ControlPlane:
             "etcd",
             [
                 binary("etcd"),
-                "--data-dir", str(self.workdir / "etcd"),
-                "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-                "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
+                "--data-dir",
+                str(self.workdir / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"default=http://127.0.0.1:{peer_port}",
                 "--unsafe-no-fsync",
-                "--quota-backend-bytes", str(4 * 1024**3),
+                "--quota-backend-bytes",
+                str(4 * 1024**3),
             ],
         )
         self._spawn(
@@ -136,7 +150,10 @@ class ControlPlane:
         self._wait_ready(ca.pair.cert, admin, timeout)
         if self.with_controller_manager:
             kcm_config = write_kubeconfig(
-                self.workdir / "controller-manager.kubeconfig", self.server, ca.pair.cert, kcm,
+                self.workdir / "controller-manager.kubeconfig",
+                self.server,
+                ca.pair.cert,
+                kcm,
                 "system:kube-controller-manager",
             )
             self._spawn(
@@ -176,7 +193,9 @@ class ControlPlane:
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited early; see {self.logs / (name + '.log')}")
             try:
-                with urllib.request.urlopen(f"{self.server}/readyz", context=context, timeout=5) as r:
+                with urllib.request.urlopen(
+                    f"{self.server}/readyz", context=context, timeout=5
+                ) as r:
                     if r.status == 200:
                         return
             except OSError as error:

@@ -16,7 +16,6 @@ from .kinds import AGE_COLUMN, KINDS, READY_COLUMN, Kind
 _DROP = {"title", "discriminator"}
 
 
-
 def _resolve(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_resolve(item, defs) for item in node]

@@ -46,7 +46,7 @@ Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-MetricName = Literal[CLASSIFICATION_METRICS + REGRESSION_METRICS]  # type: ignore[valid-type]
+MetricName = Literal["accuracy", "f1", "roc_auc", "precision", "recall", "rmse", "mae", "r2"]
 
 
 def task_of(estimator: str) -> Literal["classification", "regression"]:

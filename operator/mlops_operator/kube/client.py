@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import threading
@@ -69,27 +70,28 @@ def _call(
     content_type: str = "application/json",
 ) -> dict[str, Any]:
     api = _api()
+    method, url, headers, payload, post = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Accept": "application/json", "Content-Type": content_type},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
     try:
-        response = api.call_api(
-            path,
-            method,
-            query_params=query or [],
-            header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT,
-        )
+        response = api.call_api(method, url, headers, payload, post, REQUEST_TIMEOUT)
+        data = response.read()
     except ApiException as error:
         raise _translate(error) from None
-    data = response[0].data
+    if response.status >= 400:
+        raise _translate(ApiException(http_resp=response))
     return json.loads(data) if data else {}
 
 
 def _translate(error: ApiException) -> ApiError:
     reason, message = error.reason or "", str(error.body or "")
     try:
-        payload = json.loads(error.body)
+        payload = json.loads(error.body or "")
         reason, message = payload.get("reason", reason), payload.get("message", message)
     except (TypeError, ValueError):
         pass
@@ -132,14 +134,18 @@ async def create(manifest: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def get_sync(api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+def get_sync(
+    api_version: str, kind: str, namespace: str | None, name: str
+) -> dict[str, Any] | None:
     try:
         return _call("GET", Resource(api_version, kind).path(namespace, name))
     except NotFound:
         return None
 
 
-async def get(api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+async def get(
+    api_version: str, kind: str, namespace: str | None, name: str
+) -> dict[str, Any] | None:
     return await _in_thread(get_sync, api_version, kind, namespace, name)
 
 
@@ -147,7 +153,9 @@ async def list_objects(
     api_version: str, kind: str, namespace: str | None, label_selector: str | None = None
 ) -> list[dict[str, Any]]:
     query = [("labelSelector", label_selector)] if label_selector else []
-    result = await _in_thread(_call, "GET", Resource(api_version, kind).path(namespace), None, query)
+    result = await _in_thread(
+        _call, "GET", Resource(api_version, kind).path(namespace), None, query
+    )
     return list(result.get("items", []))
 
 
@@ -156,10 +164,8 @@ async def delete(
 ) -> None:
     path = Resource(api_version, kind).path(namespace, name)
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
-    try:
+    with contextlib.suppress(NotFound):
         await _in_thread(_call, "DELETE", path, body)
-    except NotFound:
-        pass
 
 
 async def patch_status(

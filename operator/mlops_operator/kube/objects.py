@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "mlops-operator", "app.kubernetes.io/part-of": "mlops"}
+MANAGED_BY = {
+    "app.kubernetes.io/managed-by": "mlops-operator",
+    "app.kubernetes.io/part-of": "mlops",
+}
 
 
 def child_labels(kind: str, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:

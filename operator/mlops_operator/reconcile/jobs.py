@@ -95,7 +95,7 @@ class JobOutcome:
 def _condition(job: dict[str, Any], type_: str) -> dict[str, Any] | None:
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_ and c.get("status") == "True":
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 
@@ -105,24 +105,28 @@ def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
             "terminated"
         )
         if state:
-            return state  # type: ignore[no-any-return]
+            return state
     return None
 
 
-def job_outcome(job: dict[str, Any] | None, job_pods: list[dict[str, Any]] = ()) -> JobOutcome:  # type: ignore[assignment]
+def job_outcome(
+    job: dict[str, Any] | None, job_pods: list[dict[str, Any]] | None = None
+) -> JobOutcome:
     """What a Job (and its pods, when a kubelet ran them) says about the run."""
     if job is None:
         return JobOutcome("Missing")
     status = job.get("status") or {}
-    attempts = int(status.get("failed") or 0) + int(status.get("succeeded") or 0) + int(
-        status.get("active") or 0
+    attempts = (
+        int(status.get("failed") or 0)
+        + int(status.get("succeeded") or 0)
+        + int(status.get("active") or 0)
     )
     times = {"start_time": status.get("startTime"), "completion_time": status.get("completionTime")}
     if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet"):
         return JobOutcome("Succeeded", "Completed", "", attempts, **times)
     failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
     if failed:
-        reason, message = _pod_failure(job_pods)
+        reason, message = _pod_failure(job_pods or [])
         job_reason = failed.get("reason") or "Failed"
         if reason == "OOMKilled":
             job_reason = "OOMKilled"

@@ -42,7 +42,11 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
                 {
                     "name": var,
                     "valueFrom": {
-                        "secretKeyRef": {"name": config.s3_secret, "key": key, "optional": var == "MLOPS_S3_ENDPOINT"}
+                        "secretKeyRef": {
+                            "name": config.s3_secret,
+                            "key": key,
+                            "optional": var == "MLOPS_S3_ENDPOINT",
+                        }
                     },
                 }
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from ..api.trainingjob import TrainingJob, TrainingJobSpec
@@ -26,7 +25,9 @@ def train_job_name(body: dict[str, Any]) -> str:
 def result_uri(config: OperatorConfig, body: dict[str, Any]) -> str:
     meta = body["metadata"]
     root = config.store_uri.rstrip("/")
-    return f"{root}/runs/{meta['namespace']}/trainingjobs/{meta['name']}/{train_job_name(body)}.json"
+    return (
+        f"{root}/runs/{meta['namespace']}/trainingjobs/{meta['name']}/{train_job_name(body)}.json"
+    )
 
 
 def spec_errors(
@@ -90,9 +91,10 @@ def train_job(
 
 
 def _finished(status: dict[str, Any], generation: int) -> bool:
-    return status.get("phase") in ("Succeeded", "Failed") and status.get(
-        "observedGeneration"
-    ) == generation
+    return (
+        status.get("phase") in ("Succeeded", "Failed")
+        and status.get("observedGeneration") == generation
+    )
 
 
 def decide_before_job(
@@ -117,8 +119,10 @@ def decide_before_job(
         decision.conditions.append(Cond("Ready", "False", reasons.DATASET_NOT_FOUND, message))
         return decision, None
     entry = version_entry(dataset, spec.dataset_ref.version)
-    if entry is None and spec.dataset_ref.version and is_true(
-        (dataset.get("status") or {}).get("conditions"), "Ready"
+    if (
+        entry is None
+        and spec.dataset_ref.version
+        and is_true((dataset.get("status") or {}).get("conditions"), "Ready")
     ):
         return _failed(
             decision,
@@ -149,11 +153,15 @@ def decide_job(
     if outcome.state == "Missing":
         decision.create.append(job)
         decision.status["phase"] = "Pending"
-        decision.conditions.append(Cond("Ready", "False", reasons.JOB_CREATED, "training Job created"))
+        decision.conditions.append(
+            Cond("Ready", "False", reasons.JOB_CREATED, "training Job created")
+        )
         decision.note(reasons.JOB_CREATED, f"training Job {job['metadata']['name']} created")
         return decision
     decision.status.update(
-        attempts=outcome.attempts, startTime=outcome.start_time, completionTime=outcome.completion_time
+        attempts=outcome.attempts,
+        startTime=outcome.start_time,
+        completionTime=outcome.completion_time,
     )
     if outcome.state in ("Pending", "Running"):
         decision.status["phase"] = outcome.state
@@ -166,7 +174,9 @@ def decide_job(
         message = (result or {}).get("error") or outcome.message or f"training Job failed: {reason}"
         return _failed(decision, reason, message)
     if not result or not result.get("ok", True) or "metrics" not in result:
-        return _failed(decision, reasons.RESULT_MISSING, "training Job succeeded but left no result")
+        return _failed(
+            decision, reasons.RESULT_MISSING, "training Job succeeded but left no result"
+        )
     decision.status["metrics"] = result["metrics"]
     if not result.get("accepted", False):
         failures = "; ".join(result.get("failures") or []) or "acceptance thresholds not met"
@@ -175,7 +185,9 @@ def decide_job(
 
 
 def succeeded(decision: Decision, model_version: str) -> Decision:
-    decision.status.update(phase="Succeeded", modelVersion=model_version, failureReason=None, failureMessage=None)
+    decision.status.update(
+        phase="Succeeded", modelVersion=model_version, failureReason=None, failureMessage=None
+    )
     decision.conditions.append(
         Cond("Ready", "True", reasons.MODEL_REGISTERED, f"registered ModelVersion {model_version}")
     )
@@ -194,7 +206,9 @@ def _failed(decision: Decision, reason: str, message: str) -> Decision:
 def next_version(existing: list[dict[str, Any]], model: str) -> int:
     """One above the highest version registered for `model` (the API server arbitrates races)."""
     versions = [
-        int(mv["spec"]["version"]) for mv in existing if (mv.get("spec") or {}).get("model") == model
+        int(mv["spec"]["version"])
+        for mv in existing
+        if (mv.get("spec") or {}).get("model") == model
     ]
     return max(versions, default=0) + 1
 

@@ -1,0 +1,74 @@
+"""Carry out a Decision: create children, patch status, post Events. No decisions here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import kube
+from ..api.kinds import Kind
+from ..reconcile.conditions import with_conditions
+from ..reconcile.decision import Decision
+
+log = logging.getLogger(__name__)
+
+# Kopf runs timers beside change handlers; one lock per object keeps our reconciles serial.
+_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def lock_for(body: Any) -> asyncio.Lock:
+    return _locks[body["metadata"]["uid"]]
+
+
+def forget(body: Any) -> None:
+    _locks.pop(body["metadata"]["uid"], None)
+
+
+def as_dict(body: Any) -> dict[str, Any]:
+    """A plain, mutable copy of a Kopf body."""
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": dict(body["metadata"]),
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }
+
+
+async def create_children(decision: Decision) -> None:
+    for manifest in decision.create:
+        try:
+            await kube.create(manifest)
+        except kube.Conflict:
+            log.info("%s %s exists already", manifest["kind"], manifest["metadata"]["name"])
+
+
+async def write_status(kind: Kind, body: dict[str, Any], decision: Decision) -> None:
+    meta = body["metadata"]
+    old_status = body.get("status") or {}
+    patch = with_conditions(
+        decision.status, old_status, decision.conditions, meta.get("generation"), now()
+    )
+    changed = {k: v for k, v in patch.items() if old_status.get(k) != v}
+    if changed:
+        await kube.patch_status(
+            body["apiVersion"], kind.kind, meta["namespace"], meta["name"], changed
+        )
+
+
+def post_events(body: Any, decision: Decision) -> None:
+    for note in decision.events:
+        kube.event(body, note.type, note.reason, note.message)
+
+
+async def carry_out(kind: Kind, body: Any, plain: dict[str, Any], decision: Decision) -> None:
+    await create_children(decision)
+    await write_status(kind, plain, decision)
+    post_events(body, decision)
