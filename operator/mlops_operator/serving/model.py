@@ -164,12 +164,11 @@ _SAFE_EXTRA_TYPES = frozenset(
 def trusted_types(untrusted: list[str]) -> tuple[list[str], list[str]]:
     """Split the types skops does not trust by default into (trusted, refused).
 
-    A type is trusted only if it names a scikit-learn class deriving from BaseEstimator
-    (resolved by import, so a name cannot pretend to be one) or is in a short allow-list of
-    container types. Functions, builtins such as eval, and anything else are refused.
+    A type is trusted only if it resolves, by import, to a class defined inside
+    scikit-learn (estimators, and their Cython helpers such as KDTree or distance metrics),
+    or is in a short allow-list of numpy/scipy containers. Functions, builtins such as
+    eval, and anything outside scikit-learn are refused.
     """
-    from sklearn.base import BaseEstimator
-
     trusted: list[str] = []
     refused: list[str] = []
     for name in untrusted:
@@ -181,7 +180,7 @@ def trusted_types(untrusted: list[str]) -> tuple[list[str], list[str]]:
         if module_name.split(".")[0] == "sklearn":
             try:
                 obj = getattr(importlib.import_module(module_name), attr)
-                ok = isinstance(obj, type) and issubclass(obj, BaseEstimator)
+                ok = isinstance(obj, type) and obj.__module__.split(".")[0] == "sklearn"
             except (ImportError, AttributeError):
                 ok = False
         (trusted if ok else refused).append(name)
