@@ -1,0 +1,225 @@
+"""The artifact store: one root URI (file:// or s3://) on fsspec, plus read-only https://.
+
+Writes are atomic: a local file is written to a temporary name, fsynced and renamed into
+place; an S3 object is written with one PUT. Readers therefore never see half an artifact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import fsspec
+
+from .errors import ArtifactMissing, ChecksumMismatch, ReadOnlySource, StoreUnavailable
+
+DEFAULT_STORE = "file:///var/lib/mlops/store"
+WRITABLE_SCHEMES = ("file", "s3")
+READABLE_SCHEMES = ("file", "s3", "https")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def json_bytes(document: Any) -> bytes:
+    """Canonical JSON: sorted keys, so equal documents have equal bytes (and checksums)."""
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def scheme_of(uri: str) -> str:
+    return urlsplit(uri).scheme or "file"
+
+
+def s3_options_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """s3fs options from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / MLOPS_S3_ENDPOINT."""
+    env = os.environ if env is None else env
+    options: dict[str, Any] = {}
+    if env.get("AWS_ACCESS_KEY_ID"):
+        options["key"] = env["AWS_ACCESS_KEY_ID"]
+    if env.get("AWS_SECRET_ACCESS_KEY"):
+        options["secret"] = env["AWS_SECRET_ACCESS_KEY"]
+    if env.get("MLOPS_S3_ENDPOINT"):
+        options["endpoint_url"] = env["MLOPS_S3_ENDPOINT"]
+    return options
+
+
+def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) -> Any:
+    """The fsspec filesystem for a scheme; s3fs and aiohttp are imported only when needed."""
+    options = dict(storage_options or {})
+    if scheme == "file":
+        return fsspec.filesystem("file")
+    if scheme == "s3":
+        try:
+            import s3fs  # noqa: F401
+        except ImportError as err:
+            raise StoreUnavailable(
+                "s3:// needs the s3fs package, which is not installed "
+                "(pip install 'mlops-operator[s3]')"
+            ) from err
+        merged = {**s3_options_from_env(), **options}
+        return fsspec.filesystem("s3", **merged)
+    if scheme in {"http", "https"}:
+        try:
+            return fsspec.filesystem(scheme, **options)
+        except ImportError as err:
+            raise StoreUnavailable(f"{scheme}:// needs aiohttp: {err}") from err
+    raise StoreUnavailable(f"unsupported URI scheme {scheme!r}; use one of {READABLE_SCHEMES}")
+
+
+def _fs_path(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.scheme in {"", "file"}:
+        return parts.path
+    if parts.scheme == "s3":
+        return f"{parts.netloc}{parts.path}"
+    return uri  # http(s): fsspec takes the full URL
+
+
+class Store:
+    """An artifact store rooted at `root` (file:///path or s3://bucket/prefix).
+
+    Paths given to the methods are either relative to the root (`datasets/ns/ds/...`)
+    or absolute URIs; reading accepts https:// URIs too, writing only the root's scheme.
+    """
+
+    def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        if "://" not in root:
+            root = Path(root).absolute().as_uri()
+        scheme = scheme_of(root)
+        if scheme not in WRITABLE_SCHEMES:
+            raise ReadOnlySource(f"store root must be file:// or s3://, got {root!r}")
+        self.root = root.rstrip("/")
+        self.scheme = scheme
+        self.storage_options = dict(storage_options or {})
+        self._fs: Any = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Store:
+        env = os.environ if env is None else env
+        return cls(env.get("MLOPS_STORE") or DEFAULT_STORE)
+
+    def __repr__(self) -> str:
+        return f"Store({self.root!r})"
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            self._fs = filesystem(self.scheme, self.storage_options)
+        return self._fs
+
+    def uri(self, path: str) -> str:
+        """The absolute URI of a path relative to the root (absolute URIs pass through)."""
+        if "://" in path:
+            return path
+        clean = path.lstrip("/")
+        if any(part in {"", ".", ".."} for part in clean.split("/")):
+            raise ValueError(f"unsafe artifact path {path!r}")
+        return f"{self.root}/{clean}"
+
+    def _resolve(self, path: str) -> tuple[Any, str, str]:
+        uri = self.uri(path)
+        scheme = scheme_of(uri)
+        fs = self.fs if scheme == self.scheme else filesystem(scheme, self.storage_options)
+        return fs, _fs_path(uri), uri
+
+    # --- writing -------------------------------------------------------------------------
+
+    def write_bytes(self, path: str, data: bytes) -> tuple[str, str]:
+        """Write atomically; returns (uri, sha256 of the data)."""
+        uri = self.uri(path)
+        scheme = scheme_of(uri)
+        if scheme not in WRITABLE_SCHEMES or not uri.startswith(self.root + "/"):
+            raise ReadOnlySource(f"cannot write {uri!r}: outside the store root {self.root!r}")
+        fs_path = _fs_path(uri)
+        if scheme == "file":
+            _atomic_local_write(Path(fs_path), data)
+        else:
+            self.fs.pipe_file(fs_path, data)  # one PUT: the object appears whole or not at all
+        return uri, sha256_hex(data)
+
+    def write_json(self, path: str, document: Any) -> tuple[str, str]:
+        return self.write_bytes(path, json_bytes(document))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        fs, fs_path, _ = self._resolve(path)
+        try:
+            return bool(fs.exists(fs_path))
+        except FileNotFoundError:
+            return False
+
+    def read_bytes(self, path: str) -> bytes:
+        fs, fs_path, uri = self._resolve(path)
+        try:
+            data: bytes = fs.cat_file(fs_path)
+        except FileNotFoundError as err:
+            raise ArtifactMissing(f"artifact {uri} does not exist") from err
+        except IsADirectoryError as err:
+            raise ArtifactMissing(f"artifact {uri} is a directory, not a file") from err
+        return data
+
+    def read_verified(self, path: str, sha256: str) -> bytes:
+        """Read an immutable artifact and check it against the sha256 recorded for it."""
+        data = self.read_bytes(path)
+        actual = sha256_hex(data)
+        if actual != sha256.lower():
+            raise ChecksumMismatch(
+                f"artifact {self.uri(path)} has sha256 {actual}, expected {sha256.lower()}: "
+                "it was modified or replaced after it was recorded"
+            )
+        return data
+
+    def read_json(self, path: str, sha256: str | None = None) -> Any:
+        data = self.read_verified(path, sha256) if sha256 else self.read_bytes(path)
+        return json.loads(data)
+
+    def list(self, path: str) -> list[str]:
+        """URIs of the files directly under a directory (empty if it does not exist)."""
+        fs, fs_path, uri = self._resolve(path)
+        try:
+            entries = fs.ls(fs_path, detail=True)
+        except FileNotFoundError:
+            return []
+        names = sorted(
+            e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
+        )
+        return [f"{uri.rstrip('/')}/{name}" for name in names]
+
+
+def _atomic_local_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Make the rename itself durable; not every platform lets a directory be opened.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

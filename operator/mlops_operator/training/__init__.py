@@ -1,0 +1,1 @@
+"""What runs inside the profile and training Job pods (`mlops-operator profile|train`)."""
