@@ -23,21 +23,57 @@ PSI_EPSILON = 1e-4
 # Wasserstein is divided by the reference std; a constant reference (std 0)
 # is divided by this instead, so any move of more than 1e-4 units is drift at 0.1.
 WASSERSTEIN_MIN_SCALE = 1e-3
-# Up to this effective sample size n*m/(n+m) the KS p-value is scipy's
-# kstwo.sf (as ks_2samp(method="asymp")); above it, the Kolmogorov limit.
+# KS p-value, by sample sizes n and m:
+#   n*m <= KS_EXACT_MAX_PRODUCT: exact (lattice-path count), as ks_2samp(method="exact");
+#   n*m/(n+m) <= KS_KSTWO_MAX_N: scipy's kstwo.sf, as ks_2samp(method="asymp");
+#   above: the Kolmogorov limit distribution (microseconds instead of up to seconds).
+KS_EXACT_MAX_PRODUCT = 250_000
 KS_KSTWO_MAX_N = 10_000
 
 
 def ks_pvalue(d: float, n: int, m: int) -> float:
     """Two-sided p-value of a two-sample KS statistic ``d`` for sample sizes n and m."""
-    if n == 0 or m == 0:
+    if n == 0 or m == 0 or d <= 0:
         return 1.0
+    if n * m <= KS_EXACT_MAX_PRODUCT:
+        return _ks_exact_pvalue(round(d * n * m), n, m)
     en = n * m / (n + m)
     if en <= KS_KSTWO_MAX_N:
         p = float(stats.kstwo.sf(d, round(en)))
     else:
         p = float(special.kolmogorov(math.sqrt(en) * d))
     return min(max(p, 0.0), 1.0)
+
+
+def _ks_exact_pvalue(h: int, n: int, m: int) -> float:
+    """P(D >= h/(n*m)) under H0: 1 - (monotone lattice paths staying inside) / C(n+m, n).
+
+    A path through (i, j) is inside while |i*m - j*n| < h; the inside cells of a
+    row are contiguous, so each row is a cumulative sum of the previous one.
+    Rows are rescaled as they go (log scale kept) so nothing overflows.
+    """
+    if n > m:
+        n, m = m, n
+    j = np.arange(m + 1)
+    row = np.where(np.abs(j * n) < h, 1.0, 0.0)
+    log_scale = 0.0
+    for i in range(1, n + 1):
+        lo = max(0, (i * m - h) // n + 1)
+        hi = min(m, -((-(i * m + h)) // n) - 1)
+        new = np.zeros(m + 1)
+        if lo > hi:
+            return 1.0
+        new[lo : hi + 1] = np.cumsum(row[lo : hi + 1])
+        top = new.max()
+        if top == 0:
+            return 1.0
+        row = new / top
+        log_scale += math.log(top)
+    if row[m] == 0:
+        return 1.0
+    log_total = math.lgamma(n + m + 1) - math.lgamma(n + 1) - math.lgamma(m + 1)
+    inside = math.exp(math.log(row[m]) + log_scale - log_total)
+    return min(max(1.0 - inside, 0.0), 1.0)
 
 
 def ks_exact(values: np.ndarray, counts: np.ndarray, current: np.ndarray) -> float:
