@@ -128,9 +128,19 @@ def _short(err: BaseException) -> str:
 
 
 def export(
-    pipeline: Pipeline, x: pd.DataFrame, features: list[str], numeric: list[str], task: str
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    features: list[str],
+    numeric: list[str],
+    task: str,
+    prefer: str = "auto",
 ) -> Exported:
-    """ONNX when it converts and reproduces the pipeline's predictions, skops otherwise."""
+    """ONNX when it converts and reproduces the pipeline's predictions, skops otherwise
+    (or always skops with prefer="skops")."""
+    import skops.io as sio
+
+    if prefer == "skops":
+        return Exported(sio.dumps(pipeline), "skops", "skops requested")
     check = x[features].iloc[:CHECK_ROWS]
     try:
         data = to_onnx(pipeline, features, numeric, task)
@@ -140,6 +150,4 @@ def export(
     if not problem:
         return Exported(data, "onnx", "converted with skl2onnx; predictions checked")
     log.warning("saving as skops: ONNX %s", problem)
-    import skops.io as sio
-
     return Exported(sio.dumps(pipeline), "skops", f"ONNX not used: {problem}")

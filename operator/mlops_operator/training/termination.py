@@ -21,16 +21,18 @@ def encode(message: dict[str, Any], limit: int = LIMIT) -> bytes:
     for key, value in sorted(trimmed.items(), key=lambda kv: -len(_dumps(kv[1]))):
         if isinstance(value, list):
             keep = list(value)
-            while keep and len(_dumps({**trimmed, key: keep})) >= limit:
+            marker = f"{key}Truncated"
+            while keep and len(_dumps({**trimmed, key: keep, marker: 0})) >= limit:
                 keep.pop()
             trimmed[key] = keep
-            trimmed[f"{key}Truncated"] = len(value) - len(keep)
+            trimmed[marker] = len(value) - len(keep)
         elif isinstance(value, str) and len(value) > 200:
             trimmed[key] = value[:200] + "…"
         data = _dumps(trimmed)
         if len(data) < limit:
             return data
-    return _dumps({k: v for k, v in trimmed.items() if not isinstance(v, dict | list)})[: limit - 1]
+    scalars = {k: v for k, v in trimmed.items() if not isinstance(v, dict | list)}
+    return _dumps(scalars)[: limit - 1]
 
 
 def _dumps(value: Any) -> bytes:

@@ -46,6 +46,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--snapshot-uri", required=True)
     parser.add_argument("--profile-uri", required=True)
     parser.add_argument("--store", required=True, help="artifact store root URI")
+    parser.add_argument(
+        "--model-format",
+        choices=("auto", "skops"),
+        default="auto",
+        help="auto: ONNX where it converts faithfully, else skops",
+    )
     parser.add_argument("--termination-log", default=termination.DEFAULT_PATH)
     return parser
 
@@ -153,7 +159,7 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
 
     classes = [str(c) for c in pipeline.classes_] if task == "classification" else None
     sig = signature(features, numeric, task, classes).wire()
-    exported = export(pipeline, x, features, numeric, task)
+    exported = export(pipeline, x, features, numeric, task, prefer=args.model_format)
     sha = sha256_hex(exported.data)
     ns, model = args.namespace, spec.model
     artifact_uri, _ = store.write_bytes(
