@@ -7,12 +7,18 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import kubernetes
 import pytest
 from tests.support.cluster import Objects, configuration, install_crds
 from tests.support.control_plane import ROOT, ControlPlane
+
+# The in-process operator reads its settings once, when its handlers are imported.
+STORE_DIR = ROOT / ".tmp" / f"store-{os.getpid()}"
+os.environ.setdefault("MLOPS_STORE", f"file://{STORE_DIR}")
+os.environ.setdefault("MLOPS_POLL_SECONDS", "1")
+os.environ.setdefault("MLOPS_METRICS_PORT", "0")
+os.environ.setdefault("MLOPS_IMAGE", "mlops-operator:test")
 
 _failed: list[str] = []
 
@@ -42,6 +48,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 
 @pytest.fixture(scope="session")
 def kube_config(control_plane: ControlPlane) -> kubernetes.client.Configuration:
+    os.environ["KUBECONFIG"] = str(control_plane.kubeconfig)
     config = configuration(control_plane.kubeconfig)
     with kubernetes.client.ApiClient(config) as api:
         install_crds(api)
@@ -69,9 +76,17 @@ def objects(kube_api: kubernetes.client.ApiClient, namespace: str) -> Objects:
     return Objects(kube_api, namespace)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> str:
-    """A file:// artifact store shared by the in-process operator and in-process Job commands."""
-    root = tmp_path / "store"
-    root.mkdir()
-    return f"file://{root}"
+@pytest.fixture(scope="session")
+def store() -> Iterator[str]:
+    """The file:// artifact store shared by the in-process operator and Job commands."""
+    STORE_DIR.mkdir(parents=True, exist_ok=True)
+    yield os.environ["MLOPS_STORE"]
+    shutil.rmtree(STORE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _operator_client(kube_config: kubernetes.client.Configuration) -> None:
+    """Point the operator's kube/ boundary and Kopf at the test control plane."""
+    from mlops_operator.kube import client
+
+    client.configure(kube_config)

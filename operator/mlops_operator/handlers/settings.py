@@ -32,7 +32,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 30
     settings.networking.connect_timeout = 10
-    settings.batching.worker_limit = config.workers
+    settings.queueing.worker_limit = config.workers
     settings.execution.max_workers = config.workers
     kube_client.configure()
     if config.metrics_port and config.metrics_port not in _metrics_started:
@@ -43,6 +43,12 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         ", ".join(k.kind for k in KINDS),
         config.metrics_port or "(disabled)",
     )
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod: its service account; elsewhere: the kubeconfig KUBECONFIG names now."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.on.probe(id="api")

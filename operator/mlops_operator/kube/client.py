@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import threading
 from typing import Any
 
@@ -47,7 +48,10 @@ def configure(configuration: kubernetes.client.Configuration | None = None) -> N
             try:
                 kubernetes.config.load_incluster_config(client_configuration=configuration)
             except kubernetes.config.ConfigException:
-                kubernetes.config.load_kube_config(client_configuration=configuration)
+                # KUBECONFIG is read now, not when the client library was imported.
+                kubernetes.config.load_kube_config(
+                    config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+                )
         _configuration = configuration
         _local.__dict__.clear()
 

@@ -65,7 +65,7 @@ def job_manifest(
             if settings.ttl_seconds_after_finished is not None
             else config.job_ttl_seconds
         ),
-        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},
     }
     if settings.active_deadline_seconds:
         spec["activeDeadlineSeconds"] = settings.active_deadline_seconds

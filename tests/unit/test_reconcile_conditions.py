@@ -1,0 +1,33 @@
+from datetime import UTC, datetime, timedelta
+
+from mlops_operator.reconcile.conditions import Cond, set_conditions, with_conditions
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=5)
+
+
+def test_transition_time_kept_while_status_unchanged() -> None:
+    first = set_conditions([], [Cond("Ready", "False", "Profiling", "a")], 1, T0)
+    second = set_conditions(first, [Cond("Ready", "False", "Training", "b")], 2, T1)
+    assert second[0]["lastTransitionTime"] == "2026-01-01T12:00:00Z"
+    assert second[0]["reason"] == "Training" and second[0]["observedGeneration"] == 2
+
+
+def test_transition_time_moves_when_status_flips() -> None:
+    first = set_conditions([], [Cond("Ready", "False", "Profiling")], 1, T0)
+    second = set_conditions(first, [Cond("Ready", "True", "Profiled")], 1, T1)
+    assert second[0]["lastTransitionTime"] == "2026-01-01T12:05:00Z"
+
+
+def test_untouched_conditions_are_kept_and_ready_sorts_first() -> None:
+    existing = set_conditions([], [Cond("Drifted", "Unknown", "TooFewSamples")], 1, T0)
+    merged = set_conditions(existing, [Cond("Ready", "True", "Checked")], 1, T1)
+    assert [c["type"] for c in merged] == ["Ready", "Drifted"]
+    assert merged[1]["reason"] == "TooFewSamples"
+
+
+def test_with_conditions_sets_observed_generation() -> None:
+    patch = with_conditions({"phase": "Ready"}, {}, [Cond("Ready", "True", "Ok")], 7, T0)
+    assert patch["observedGeneration"] == 7
+    assert patch["conditions"][0]["observedGeneration"] == 7
+    assert patch["phase"] == "Ready"
