@@ -10,11 +10,11 @@ from typing import Any
 
 import kubernetes
 import pytest
-
-from mlops_operator.api.kinds import KINDS, Kind, by_kind
 from tests.manifests.corpus import Manifest, load
 from tests.support.cluster import Objects
 from tests.support.control_plane import BIN, ControlPlane
+
+from mlops_operator.api.kinds import KINDS, Kind, by_kind
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def _rejection(objects: Objects, body: dict[str, Any]) -> kubernetes.client.ApiE
 
 def _assert_names_field(error: kubernetes.client.ApiException, manifest: Manifest) -> None:
     assert error.status in (400, 422), f"{manifest.name}: HTTP {error.status}: {error.body}"
-    message = json.loads(error.body)["message"]
+    message = json.loads(str(error.body))["message"]
     for expected in manifest.expects:
         assert expected in message, f"{manifest.name}: {expected!r} not in {message}"
 
@@ -85,7 +85,9 @@ def test_valid_manifest_is_accepted(objects: Objects, manifest: Manifest) -> Non
     assert stored == written
 
 
-def test_discovery_lists_every_kind_in_category_mlops(kube_api: kubernetes.client.ApiClient) -> None:
+def test_discovery_lists_every_kind_in_category_mlops(
+    kube_api: kubernetes.client.ApiClient,
+) -> None:
     resources = kubernetes.client.CustomObjectsApi(kube_api).get_api_resources(
         "mlops.dev", "v1alpha1"
     )
@@ -103,7 +105,14 @@ def test_discovery_lists_every_kind_in_category_mlops(kube_api: kubernetes.clien
 
 def _kubectl(plane: ControlPlane, cache: Path, *args: str) -> str:
     result = subprocess.run(
-        [str(BIN / "kubectl"), "--kubeconfig", str(plane.kubeconfig), "--cache-dir", str(cache), *args],
+        [
+            str(BIN / "kubectl"),
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "--cache-dir",
+            str(cache),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -150,7 +159,9 @@ def test_kubectl_get_prints_ready_first_and_age_last(
         "mlops.dev", "v1alpha1", namespace, kind.plural, name, {"status": {"conditions": [ready]}}
     )
 
-    header, row = _kubectl(control_plane, tmp_path, "get", kind.plural, "-n", namespace).splitlines()
+    header, row = _kubectl(
+        control_plane, tmp_path, "get", kind.plural, "-n", namespace
+    ).splitlines()
     default_columns = [str(c["name"]).upper() for c in kind.columns if not c.get("priority")]
     assert header.split() == ["NAME", "READY", *default_columns, "AGE"]
     assert row.split()[:2] == [name, "True"]
