@@ -20,18 +20,40 @@ class ArgumentParser(argparse.ArgumentParser):
         raise InvalidInput(f"{self.prog}: {message}")
 
 
-def termination_log_path(argv: list[str]) -> str:
-    """--termination-log, found even when the rest of the arguments do not parse."""
+def option(argv: list[str], flag: str) -> str | None:
+    """A flag's value, found even when the rest of the arguments do not parse."""
     for i, arg in enumerate(argv):
-        if arg == "--termination-log" and i + 1 < len(argv):
+        if arg == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--termination-log="):
+        if arg.startswith(f"{flag}="):
             return arg.split("=", 1)[1]
-    return termination.DEFAULT_PATH
+    return None
 
 
-def fail(path: str, reason: str, error: str, **extra: Any) -> int:
-    termination.write({"ok": False, "reason": reason, "error": error, **extra}, path)
+def termination_log_path(argv: list[str]) -> str:
+    return option(argv, "--termination-log") or termination.DEFAULT_PATH
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--termination-log", default=termination.DEFAULT_PATH)
+    parser.add_argument(
+        "--result-uri",
+        help="also write the whole result here (the operator reads it; pods may be gone)",
+    )
+
+
+def report(argv: list[str], message: dict[str, Any]) -> None:
+    """Leave the result where the kubelet and the operator each look for it."""
+    termination.write(message, termination_log_path(argv))
+    result_uri = option(argv, "--result-uri")
+    if result_uri:
+        from ..artifacts import Store
+
+        Store(result_uri.rsplit("/", 1)[0]).write_json(result_uri, message)
+
+
+def fail(argv: list[str], reason: str, error: str, **extra: Any) -> int:
+    report(argv, {"ok": False, "reason": reason, "error": error, **extra})
     return 1
 
 

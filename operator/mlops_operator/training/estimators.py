@@ -91,7 +91,7 @@ def _constraint_error(estimator: str, name: str, value: Any, constraints: dict[s
             {name: constraints[name]}, {name: value}, caller_name=estimator
         )
     except InvalidParameterError as err:
-        return f"hyperparameter {name!r}: {err}"
+        return str(err)  # "The 'C' parameter of LogisticRegression must be ... Got -1 instead."
     return ""
 
 

@@ -18,8 +18,14 @@ from ..api.dataset import DatasetSpec
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
-from . import termination
-from .common import ArgumentParser, InvalidInput, fail, now, termination_log_path
+from .common import (
+    ArgumentParser,
+    InvalidInput,
+    add_output_arguments,
+    fail,
+    now,
+    report,
+)
 from .rules import run_validation
 from .snapshot import SchemaMismatch, normalize, parquet_bytes, resolve_schema
 from .sources import SourceUnreadable, read_source
@@ -31,13 +37,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--name", required=True, help="Dataset name")
     parser.add_argument("--spec", required=True, help="the Dataset spec as JSON (wire form)")
     parser.add_argument("--store", required=True, help="artifact store root URI")
-    parser.add_argument("--termination-log", default=termination.DEFAULT_PATH)
+    add_output_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    log_path = termination_log_path(argv)
     try:
         args = build_parser().parse_args(argv)
         try:
@@ -46,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidInput(f"invalid Dataset spec: {err}") from err
         message = profile(args.namespace, args.name, spec, Store(args.store))
     except (InvalidInput, SourceUnreadable, SchemaMismatch, ArtifactError) as err:
-        return fail(log_path, err.reason, str(err))
+        return fail(argv, err.reason, str(err))
     except Exception as err:
         traceback.print_exc()
-        return fail(log_path, "ProfilerError", f"{type(err).__name__}: {err}")
-    termination.write(message, log_path)
+        return fail(argv, "ProfilerError", f"{type(err).__name__}: {err}")
+    report(argv, message)
     return 0
 
 

@@ -23,8 +23,14 @@ from ..api.trainingjob import TrainingJobSpec, task_of
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
-from . import termination
-from .common import ArgumentParser, InvalidInput, fail, now, termination_log_path
+from .common import (
+    ArgumentParser,
+    InvalidInput,
+    add_output_arguments,
+    fail,
+    now,
+    report,
+)
 from .estimators import build_pipeline, effective_params, validate_hyperparameters
 from .evaluate import acceptance_failures, evaluate, metric_names
 from .export import export, signature
@@ -52,13 +58,12 @@ def build_parser() -> ArgumentParser:
         default="auto",
         help="auto: ONNX where it converts faithfully, else skops",
     )
-    parser.add_argument("--termination-log", default=termination.DEFAULT_PATH)
+    add_output_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    log_path = termination_log_path(argv)
     try:
         args = build_parser().parse_args(argv)
         try:
@@ -67,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidInput(f"invalid TrainingJob spec: {err}") from err
         message = train(args, spec, Store(args.store))
     except (InvalidInput, TrainerError) as err:
-        return fail(log_path, err.reason, str(err))
+        return fail(argv, err.reason, str(err))
     except Exception as err:
         traceback.print_exc()
-        return fail(log_path, "TrainerError", f"{type(err).__name__}: {err}")
-    termination.write(message, log_path)
+        return fail(argv, "TrainerError", f"{type(err).__name__}: {err}")
+    report(argv, message)
     return 0
 
 
