@@ -320,19 +320,20 @@ def create_app(config: ServeConfig) -> Starlette:
     post = ["POST"]
     v2_infer = inference("v2_infer", signature.from_v2, encode_v2)
     routes = [
+        # Inference first: the router tries routes in order.
+        Route("/v1/models/{name}:predict",
+              inference("v1_predict", signature.from_instances, encode_v1), methods=post),
+        Route("/v2/models/{name}/infer", v2_infer, methods=post),
+        Route("/v1/models/{name}/records",
+              inference("v1_records", signature.from_records, encode_records), methods=post),
+        Route("/v2/models/{name}/versions/{version}/infer", v2_infer, methods=post),
         Route("/v2/health/live", simple(live)),
         Route("/v2/health/ready", simple(ready)),
         Route("/v2", simple(server_metadata)),
-        Route("/v2/models/{name}/infer", v2_infer, methods=post),
-        Route("/v2/models/{name}/versions/{version}/infer", v2_infer, methods=post),
         Route("/v2/models/{name}", simple(metadata)),
         Route("/v2/models/{name}/ready", simple(ready)),
         Route("/v2/models/{name}/versions/{version}", simple(metadata)),
         Route("/v2/models/{name}/versions/{version}/ready", simple(ready)),
-        Route("/v1/models/{name}:predict",
-              inference("v1_predict", signature.from_instances, encode_v1), methods=post),
-        Route("/v1/models/{name}/records",
-              inference("v1_records", signature.from_records, encode_records), methods=post),
         Route("/v1/models/{name}", simple(v1_model)),
         Route("/metrics", metrics_endpoint),
     ]  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .config import ServeConfig
-from .signature import Columns
+from .signature import NUMPY_DTYPES, Columns
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,10 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
         meta = inputs[name]
         if meta.type not in _ORT_TYPES:
             raise LoadError(f"ONNX input '{name}' has unsupported type {meta.type}")
-        feeds.append((name, _ORT_TYPES[meta.type], len(meta.shape) == 2))
+        dtype = _ORT_TYPES[meta.type]
+        signature_dtype = NUMPY_DTYPES[config.signature.inputs[len(feeds)].datatype]
+        # None: the validated column already has the graph's dtype, no cast needed.
+        feeds.append((name, None if dtype is signature_dtype else dtype, len(meta.shape) == 2))
     outputs = [o.name for o in session.get_outputs()]
     task: Task
     if "label" in outputs and "probabilities" in outputs:
@@ -123,8 +126,12 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
     def runner(columns: Columns) -> Prediction:
         feed = {}
         for (name, dtype, two_d), column in zip(feeds, columns, strict=True):
-            array = column.astype(dtype, copy=False) if dtype is not object else column
-            feed[name] = array.reshape(-1, 1) if two_d else array
+            if dtype is not None and dtype is not object:
+                column = column.astype(dtype)
+            if two_d:
+                feed[name] = column if column.ndim == 2 else column.reshape(-1, 1)
+            else:
+                feed[name] = column.reshape(-1)
         result = run(fetch, feed)
         if task == "classification":
             return Prediction(labels=result[0], probabilities=result[1])
@@ -214,7 +221,7 @@ def _load_skops(data: bytes, config: ServeConfig) -> LoadedModel:
     has_proba = hasattr(estimator, "predict_proba")
 
     def runner(columns: Columns) -> Prediction:
-        frame = pd.DataFrame(dict(zip(names, columns, strict=True)), copy=False)
+        frame = pd.DataFrame({n: c.reshape(-1) for n, c in zip(names, columns, strict=True)})
         if task == "classification":
             probabilities = (
                 np.asarray(estimator.predict_proba(frame), dtype=np.float32) if has_proba else None

@@ -118,7 +118,7 @@ class Sampler:
 
             arrays = {}
             for i, column in enumerate(self.columns):
-                values = np.concatenate([b[i] for b in batches])
+                values = np.concatenate([b[i].reshape(-1) for b in batches])
                 arrays[column.name] = pa.array(values.tolist() if column.is_bytes else values)
             table = pa.table(arrays)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

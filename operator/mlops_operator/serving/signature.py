@@ -1,6 +1,7 @@
 """Request decoding: V2 tensors, V1 instances and JSON records -> validated feature columns.
 
-A request becomes one 1-D numpy array per signature input, in signature order. Every
+A request becomes one numpy array per signature input, in signature order, holding the
+n rows of that column (shape [n] or [n, 1]). Every
 check that fails raises RequestError with a message naming the input, so the client
 gets a 4xx it can act on. Lookups are precomputed once per signature.
 """
@@ -62,6 +63,11 @@ class CompiledSignature:
         self.width = len(self.columns)
         self.all_numeric = not any(c.is_bytes for c in self.columns)
         self.name_set = frozenset(self.names)
+        # All columns of one float type: a numeric matrix is cast once and sliced (hot path).
+        dtypes = {c.datatype for c in self.columns}
+        self.float_dtype = (
+            NUMPY_DTYPES[next(iter(dtypes))] if dtypes in ({"FP32"}, {"FP64"}) else None
+        )
 
     # --- V2 ---------------------------------------------------------------------------------
     def from_v2(self, body: Any) -> tuple[Columns, int]:
@@ -103,8 +109,7 @@ class CompiledSignature:
                 raise RequestError(
                     f"input '{name}': shape {shape} needs {needed} values, got {matrix.size}"
                 )
-            matrix = matrix.reshape(n, self.width)
-            return [_cast(matrix[:, i], c, name) for i, c in enumerate(self.columns)], n
+            return self._split(matrix.reshape(n, self.width), name), n
         flat = _flatten(data)
         if len(flat) != n * self.width:
             raise RequestError(
@@ -181,7 +186,7 @@ class CompiledSignature:
                     f"'instances' must be rows of {self.width} values in signature order "
                     f"{list(self.names)}; got shape {list(matrix.shape)}"
                 )
-            return [_cast(matrix[:, i], c, "instances") for i, c in enumerate(self.columns)], n
+            return self._split(matrix, "instances"), n
         for k, row in enumerate(instances):
             if not isinstance(row, list) or len(row) != self.width:
                 raise RequestError(
@@ -219,6 +224,13 @@ class CompiledSignature:
         ], len(records)
 
     # --- values -------------------------------------------------------------------------------
+    def _split(self, matrix: np.ndarray, where: str) -> Columns:
+        if self.float_dtype is not None and matrix.dtype.kind != "b":
+            matrix = matrix.astype(self.float_dtype, copy=False)
+            # [n, 1] views: what the ONNX graph takes, without a reshape per column.
+            return [matrix[:, i : i + 1] for i in range(self.width)]
+        return [_cast(matrix[:, i], c, where) for i, c in enumerate(self.columns)]
+
     def _convert(self, column: Column, data: Any, where: str) -> np.ndarray:
         if column.is_bytes:
             values = _flatten(data) if isinstance(data, list) else data

@@ -1,0 +1,474 @@
+"""Single-row serving benchmark: our model server vs `mlflow models serve` vs a bare endpoint.
+
+Contenders, each one uvicorn worker process (the same for all), access log off for all:
+  ours   `mlops-operator serve` (V1 :predict; validation, metrics, 10 % drift sampling on)
+  bare   Starlette + onnxruntime, one route, no validation/metrics/sampling: the floor
+  mlflow `mlflow models serve --env-manager local` (its own venv, see requirements-mlflow.txt)
+on a RandomForest (50 trees, depth 8) and a LogisticRegression over 20 numeric features.
+ours and bare run the same ONNX file; mlflow runs the same fitted scikit-learn estimator.
+
+Load: wrk (-t2 -c8, loopback) when /usr/bin/wrk exists, else an asyncio client with 8
+connections over httpx. Rounds are interleaved (every contender once per round, all
+servers kept up) and the table gives medians over rounds and per-round ratios, plus the
+server's CPU time per request (user+sys of the server process tree over the run).
+
+Usage: python bench/serving_bench.py [--duration 10] [--rounds 3] [--skip-mlflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path.home() / ".cache" / "mlops-operator" / "bench"
+MLFLOW_VENV = CACHE / "mlflow-venv"
+REQUIREMENTS = HERE / "requirements-mlflow.txt"
+N_FEATURES = 20
+FEATURES = [f"f{i}" for i in range(N_FEATURES)]
+WORKERS = 1
+CONNECTIONS = 8
+
+
+# --- models ------------------------------------------------------------------------------------
+def build_models(workdir: Path) -> dict[str, dict[str, object]]:
+    """Fit both models once; write ONNX (per-column inputs, docs/artifacts.md) and a pickle."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    X, y = make_classification(n_samples=4000, n_features=N_FEATURES, random_state=0)  # noqa: N806
+    X = X.astype(np.float32)  # noqa: N806
+    estimators = {
+        "logistic": LogisticRegression(max_iter=1000),
+        "forest": RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0),
+    }
+    out: dict[str, dict[str, object]] = {}
+    for name, estimator in estimators.items():
+        estimator.fit(X, y)
+        # ONNX graph takes one [n,1] input per column and concatenates them (the contract).
+        pipeline = Pipeline(
+            [("columns", ColumnTransformer([("all", "passthrough", list(range(N_FEATURES)))])),
+             ("model", estimator)]
+        )  # fmt: skip
+        pipeline.fit(X, y)
+        onx = to_onnx(
+            pipeline,
+            initial_types=[(f, FloatTensorType([None, 1])) for f in FEATURES],
+            options={id(pipeline.steps[-1][1]): {"zipmap": False}},
+            target_opset=17,
+        )
+        onnx_path = workdir / f"{name}.onnx"
+        onnx_path.write_bytes(onx.SerializeToString())
+        pickle_path = workdir / f"{name}.pkl"
+        pickle_path.write_bytes(pickle.dumps(estimator))  # read only by our own mlflow venv
+        out[name] = {
+            "onnx": onnx_path,
+            "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+            "pickle": pickle_path,
+            "row": [round(float(v), 6) for v in X[0]],
+        }
+    return out
+
+
+# --- servers -----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    model: str
+    url: str
+    body: bytes
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(
+        cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} not ready after {timeout}s: {log.read_text()[-2000:]}")
+
+
+def row_body_instances(row: list[float]) -> bytes:
+    return json.dumps({"instances": [row]}).encode()
+
+
+def start_ours(model: str, info: dict[str, object], workdir: Path) -> Server:
+    port = free_port()
+    signature = {"inputs": [{"name": f, "datatype": "FP32", "shape": [-1]} for f in FEATURES]}
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent / "operator"))
+    cmd = [
+        sys.executable, "-m", "mlops_operator.cli", "serve",
+        "--model-name", model, "--model-version", "1",
+        "--artifact-uri", Path(str(info["onnx"])).as_uri(), "--format", "onnx",
+        "--sha256", str(info["sha256"]), "--signature", json.dumps(signature),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+        "--sample-rate", "0.1", "--sample-uri", (workdir / "samples" / model).as_uri(),
+        "--drain-seconds", "0", "--log-level", "warning",
+    ]  # fmt: skip
+    log = workdir / f"ours-{model}.log"
+    process = _start(cmd, env, log)
+    wait_http(f"http://127.0.0.1:{port}/v2/health/ready", process, log, 60)
+    url = f"http://127.0.0.1:{port}/v1/models/{model}:predict"
+    return Server("ours", model, url, row_body_instances(info["row"]), process, log)  # type: ignore[arg-type]
+
+
+def start_bare(model: str, info: dict[str, object], workdir: Path) -> Server:
+    port = free_port()
+    cmd = [
+        sys.executable, str(Path(__file__).resolve()), "--bare-server", str(info["onnx"]),
+        "--port", str(port),
+    ]  # fmt: skip
+    log = workdir / f"bare-{model}.log"
+    process = _start(cmd, dict(os.environ), log)
+    wait_http(f"http://127.0.0.1:{port}/health", process, log, 60)
+    url = f"http://127.0.0.1:{port}/predict"
+    return Server("bare", model, url, row_body_instances(info["row"]), process, log)  # type: ignore[arg-type]
+
+
+def ensure_mlflow_venv() -> Path:
+    """Create the MLflow virtualenv once; reinstall only when the requirements change."""
+    stamp = MLFLOW_VENV / ".requirements.sha256"
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    python = MLFLOW_VENV / "bin" / "python"
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    print(f"installing MLflow into {MLFLOW_VENV} (once)...", flush=True)
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True).create(MLFLOW_VENV)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
+    stamp.write_text(wanted)
+    return python
+
+
+def mlflow_env(workdir: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        PATH=f"{MLFLOW_VENV / 'bin'}:{os.environ.get('PATH', '')}",
+        MLFLOW_TRACKING_URI=(workdir / "mlruns").as_uri(),
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        UVICORN_ACCESS_LOG="false",  # same as the other contenders
+    )
+
+
+def save_mlflow_model(
+    python: Path, info: dict[str, object], target: Path, env: dict[str, str]
+) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    script = (
+        "import pickle, sys, mlflow.sklearn\n"
+        "est = pickle.load(open(sys.argv[1], 'rb'))\n"
+        "mlflow.sklearn.save_model(est, sys.argv[2])\n"
+    )
+    subprocess.run(
+        [str(python), "-c", script, str(info["pickle"]), str(target)], env=env, check=True
+    )
+
+
+def start_mlflow(model: str, info: dict[str, object], workdir: Path, python: Path) -> Server:
+    env = mlflow_env(workdir)
+    target = workdir / f"mlflow-{model}"
+    save_mlflow_model(python, info, target, env)
+    port = free_port()
+    cmd = [
+        str(MLFLOW_VENV / "bin" / "mlflow"), "models", "serve", "-m", str(target),
+        "-h", "127.0.0.1", "-p", str(port), "--env-manager", "local", "-w", str(WORKERS),
+    ]  # fmt: skip
+    log = workdir / f"mlflow-{model}.log"
+    process = _start(cmd, env, log)
+    wait_http(f"http://127.0.0.1:{port}/ping", process, log, 120)
+    body = json.dumps(
+        {"dataframe_split": {"columns": list(range(N_FEATURES)), "data": [info["row"]]}}
+    ).encode()
+    return Server("mlflow", model, f"http://127.0.0.1:{port}/invocations", body, process, log)
+
+
+# --- load --------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    cpu_ms_per_request: float
+
+
+def process_tree_cpu(pid: int) -> float:
+    """user+sys seconds of pid and all its descendants (uvicorn may run in a child)."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(entry)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, stack = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while stack:
+        current = stack.pop()
+        if current in stats:
+            total += (int(stats[current][11]) + int(stats[current][12])) / tick
+        stack.extend(children.get(current, []))
+    return total
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    assert match, text
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(server: Server, duration: float, workdir: Path) -> tuple[float, float, float, int, int]:
+    script = workdir / f"{server.name}-{server.model}.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(server.body.decode())}\n"
+    )
+    out = subprocess.run(
+        ["/usr/bin/wrk", "-t2", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--latency",
+         "-s", str(script), server.url],
+        capture_output=True, text=True, check=True, timeout=duration + 30,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return rps, p50, p99, errors, requests
+
+
+def run_async_client(server: Server, duration: float) -> tuple[float, float, float, int, int]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(client: httpx.AsyncClient, deadline: float) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            response = await client.post(server.url, content=server.body,
+                                         headers={"content-type": "application/json"})  # fmt: skip
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code >= 300
+
+    async def main() -> float:
+        limits = httpx.Limits(max_connections=CONNECTIONS)
+        async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+            started = time.perf_counter()
+            deadline = started + duration
+            await asyncio.gather(*(worker(client, deadline) for _ in range(CONNECTIONS)))
+            return time.perf_counter() - started
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    n = len(latencies)
+    return n / elapsed, latencies[n // 2], latencies[min(n - 1, int(n * 0.99))], errors, n
+
+
+def measure(server: Server, duration: float, workdir: Path, use_wrk: bool) -> Result:
+    # A short warm-up so every contender is measured hot.
+    if use_wrk:
+        run_wrk(server, 1, workdir)
+    else:
+        run_async_client(server, 1)
+    cpu_before = process_tree_cpu(server.process.pid)
+    if use_wrk:
+        rps, p50, p99, errors, requests = run_wrk(server, duration, workdir)
+    else:
+        rps, p50, p99, errors, requests = run_async_client(server, duration)
+    cpu = process_tree_cpu(server.process.pid) - cpu_before
+    return Result(rps, p50, p99, errors, requests, cpu * 1000 / max(requests, 1))
+
+
+# --- bare floor server ---------------------------------------------------------------------------
+def bare_server(onnx_path: str, port: int) -> None:
+    """Starlette + onnxruntime with nothing else: parse, run, answer."""
+    import numpy as np
+    import onnxruntime as ort
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # as in our server
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    async def predict(request: Request) -> JSONResponse:
+        rows = np.asarray((await request.json())["instances"], dtype=np.float32)
+        label, probabilities = session.run(
+            None, {n: rows[:, i : i + 1] for i, n in enumerate(names)}
+        )
+        return JSONResponse(
+            {"predictions": label.tolist(), "probabilities": probabilities.tolist()}
+        )
+
+    async def health(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/predict", predict, methods=["POST"]), Route("/health", health)])
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
+# --- report ------------------------------------------------------------------------------------
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(results: dict[tuple[str, str], list[Result]], rounds: int) -> bool:
+    ok = True
+    print(f"\nmedians of {rounds} interleaved rounds; {WORKERS} worker process per server, "
+          f"{CONNECTIONS} connections, loopback\n")  # fmt: skip
+    print("| model | server | req/s | p50 ms | p99 ms | server CPU ms/req | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for (name, model), runs in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(
+            f"| {model} | {name} | {median([r.rps for r in runs]):.0f} | "
+            f"{median([r.p50_ms for r in runs]):.2f} | {median([r.p99_ms for r in runs]):.2f} | "
+            f"{median([r.cpu_ms_per_request for r in runs]):.3f} | "
+            f"{sum(r.errors for r in runs)}/{sum(r.requests for r in runs)} |"
+        )
+    print("\n| model | ratio (per round, median) | value | target | met |")
+    print("|---|---|---|---|---|")
+    for model in sorted({m for _, m in results}):
+        ours = results.get(("ours", model), [])
+        checks: list[tuple[str, Callable[[Result, Result], float], str, str]] = [
+            ("bare", lambda o, b: o.rps / b.rps, ">=", "ours/bare req/s"),
+            ("mlflow", lambda o, m: o.rps / m.rps, ">=", "ours/mlflow req/s"),
+            ("mlflow", lambda o, m: m.p99_ms / o.p99_ms, ">=", "mlflow p99 / ours p99"),
+        ]
+        targets = {"ours/bare req/s": 0.7, "ours/mlflow req/s": 30, "mlflow p99 / ours p99": 20}
+        for other, ratio, _, label in checks:
+            theirs = results.get((other, model), [])
+            if not ours or not theirs:
+                continue
+            value = median([ratio(o, t) for o, t in zip(ours, theirs, strict=False)])
+            met = value >= targets[label]
+            ok &= met
+            print(
+                f"| {model} | {label} | {value:.2f} | >= {targets[label]} | {'yes' if met else 'NO'} |"
+            )
+    if any(r.errors for runs in results.values() for r in runs):
+        ok = False
+        print("\nsome requests failed (see errors column)")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument("--bare-server", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_server:
+        bare_server(args.bare_server, args.port)
+        return 0
+
+    use_wrk = args.client == "wrk" or (args.client == "auto" and Path("/usr/bin/wrk").exists())
+    print(f"load generator: {'wrk -t2 -c8' if use_wrk else 'asyncio + httpx, 8 connections'}")
+    workdir = Path(tempfile.mkdtemp(prefix="mlops-serving-bench-"))
+    models = build_models(workdir)
+    python = None if args.skip_mlflow else ensure_mlflow_venv()
+    servers: list[Server] = []
+    try:
+        for model, info in models.items():
+            servers.append(start_ours(model, info, workdir))
+            servers.append(start_bare(model, info, workdir))
+            if python is not None:
+                servers.append(start_mlflow(model, info, workdir, python))
+        results: dict[tuple[str, str], list[Result]] = {}
+        for round_no in range(args.rounds):
+            order = servers if round_no % 2 == 0 else list(reversed(servers))
+            for server in order:
+                result = measure(server, args.duration, workdir, use_wrk)
+                results.setdefault((server.name, server.model), []).append(result)
+                print(f"round {round_no + 1} {server.model:8} {server.name:6} "
+                      f"{result.rps:8.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
+                      f"p99 {result.p99_ms:7.2f} ms  cpu {result.cpu_ms_per_request:.3f} ms/req",
+                      flush=True)  # fmt: skip
+    finally:
+        for server in servers:
+            server.stop()
+    samples = list((workdir / "samples").rglob("*.parquet"))
+    print(f"\nour server wrote {len(samples)} drift-sample files during the run")
+    return 0 if report(results, args.rounds) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
