@@ -118,3 +118,31 @@ def test_user_hyperparameters_override_trainer_defaults() -> None:
         "model"
     ]
     assert model.random_state == 7 and model.max_iter == 1000
+
+
+SMALL = {
+    "RandomForestClassifier": {"n_estimators": 3},
+    "RandomForestRegressor": {"n_estimators": 3},
+    "GradientBoostingClassifier": {"n_estimators": 3},
+    "GradientBoostingRegressor": {"n_estimators": 3},
+    "HistGradientBoostingClassifier": {"max_iter": 3},
+    "HistGradientBoostingRegressor": {"max_iter": 3},
+}
+
+
+@pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_every_allowed_pipeline_loads_with_the_skops_trust_list(name: str) -> None:
+    import skops.io as sio
+
+    from mlops_operator.artifacts import load_skops
+
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(
+        {"a": rng.normal(size=40), "b": rng.normal(size=40), "c": rng.choice(["p", "q"], 40)}
+    )
+    y = pd.Series(np.where(x["a"] > 0, "hi", "lo")) if name in CLASSIFIERS else x["a"] * 2
+    job = spec(name, hyperparameters=SMALL.get(name, {}), preprocessing={"scaling": "standard"})
+    fitted = build_pipeline(job, ["a", "b"], ["c"]).fit(x, y)
+    loaded = load_skops(sio.dumps(fitted))
+    np.testing.assert_array_equal(loaded.predict(x), fitted.predict(x))
