@@ -27,7 +27,7 @@ IRIS = {
         "source": {"uri": "sklearn://iris"},
         "validation": {
             "minRows": 100,
-            "rules": [{"column": "sepal length (cm)", "check": "range", "min": 0, "max": 20}],
+            "rules": [{"column": "sepal_length_cm", "check": "range", "min": 0, "max": 20}],
         },
     },
 }

@@ -1,4 +1,4 @@
-"""Read the result file a Job pod left in the artifact store."""
+"""Read the result a Job pod left in the artifact store (its `--result-uri`)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,33 @@ import fsspec
 
 log = logging.getLogger(__name__)
 
+# The short result points at the full document: a Dataset summary or a training result.
+DETAIL_KEYS = ("summaryUri", "resultUri")
 
-def _read(uri: str) -> dict[str, Any] | None:
+
+def _read_json(uri: str) -> dict[str, Any] | None:
     try:
         with fsspec.open(uri, "rb") as handle:
-            return json.loads(handle.read())
+            document = json.loads(handle.read())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
         log.warning("cannot read result %s: %s", uri, error)
         return None
+    return document if isinstance(document, dict) else None
+
+
+def _read(uri: str) -> dict[str, Any] | None:
+    result = _read_json(uri)
+    if not result or not result.get("ok"):
+        return result
+    for key in DETAIL_KEYS:
+        if result.get(key):
+            detail = _read_json(result[key])
+            if detail is None:
+                return None
+            result = {**detail, **result}
+    return result
 
 
 async def read_result(uri: str) -> dict[str, Any] | None:
