@@ -416,9 +416,8 @@ def report(results: dict[tuple[str, str], list[Result]], rounds: int) -> bool:
             value = median([ratio(o, t) for o, t in zip(ours, theirs, strict=False)])
             met = value >= targets[label]
             ok &= met
-            print(
-                f"| {model} | {label} | {value:.2f} | >= {targets[label]} | {'yes' if met else 'NO'} |"
-            )
+            verdict = "yes" if met else "NO"
+            print(f"| {model} | {label} | {value:.2f} | >= {targets[label]} | {verdict} |")
     if any(r.errors for runs in results.values() for r in runs):
         ok = False
         print("\nsome requests failed (see errors column)")

@@ -98,10 +98,10 @@ def _split_pipeline(estimator: Any, names: list[str]) -> Pipeline:
 def iris_onnx(kind: str = "logistic") -> Served:
     from skl2onnx.common.data_types import FloatTensorType
 
-    X, y = _iris()
+    features, y = _iris()
     import pandas as pd
 
-    frame = pd.DataFrame(X, columns=IRIS_FEATURES)
+    frame = pd.DataFrame(features, columns=IRIS_FEATURES)
     if kind == "logistic":
         estimator: Any = LogisticRegression(max_iter=500)
     else:
@@ -178,8 +178,8 @@ def iris_skops() -> Served:
     import pandas as pd
     import skops.io as sio
 
-    X, y = _iris()
-    frame = pd.DataFrame(X, columns=IRIS_FEATURES)
+    features, y = _iris()
+    frame = pd.DataFrame(features, columns=IRIS_FEATURES)
     pipeline = Pipeline(
         [("scale", StandardScaler()), ("knn", KNeighborsClassifier(n_neighbors=7))]
     ).fit(frame, y)

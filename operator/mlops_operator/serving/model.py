@@ -126,12 +126,11 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
     def runner(columns: Columns) -> Prediction:
         feed = {}
         for (name, dtype, two_d), column in zip(feeds, columns, strict=True):
-            if dtype is not None and dtype is not object:
-                column = column.astype(dtype)
+            array = column.astype(dtype) if dtype is not None and dtype is not object else column
             if two_d:
-                feed[name] = column if column.ndim == 2 else column.reshape(-1, 1)
+                feed[name] = array if array.ndim == 2 else array.reshape(-1, 1)
             else:
-                feed[name] = column.reshape(-1)
+                feed[name] = array.reshape(-1)
         result = run(fetch, feed)
         if task == "classification":
             return Prediction(labels=result[0], probabilities=result[1])
