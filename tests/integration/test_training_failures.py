@@ -7,7 +7,6 @@ from typing import Any
 
 import kubernetes
 import pytest
-
 from tests.integration.operator import running_operator
 from tests.integration.test_training_flow import IRIS, complete, get_job, ready, training_job
 from tests.support.cluster import Objects, wait_for

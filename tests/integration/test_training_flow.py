@@ -11,11 +11,11 @@ from typing import Any
 
 import kubernetes
 import pytest
-
-from mlops_operator.cli import main as cli
 from tests.integration.operator import running_operator
 from tests.support.cluster import Objects, wait_for
 from tests.support.kubelet import finish_pod
+
+from mlops_operator.cli import main as cli
 
 pytestmark = pytest.mark.integration
 

@@ -36,10 +36,9 @@ def decide(body: dict[str, Any], failure: tuple[str, str] | None, now: datetime)
     decision.status["verifiedAt"] = rfc3339(now)
     if failure is None:
         decision.status.update(phase="Ready", verifiedSha256=spec["artifact"]["sha256"])
-        decision.conditions.append(
-            Cond("Ready", "True", reasons.VERIFIED,
-                 f"{spec['artifact']['format']} artifact verified (sha256 {spec['artifact']['sha256'][:12]})")
-        )  # fmt: skip
+        artifact = spec["artifact"]
+        message = f"{artifact['format']} artifact verified (sha256 {artifact['sha256'][:12]})"
+        decision.conditions.append(Cond("Ready", "True", reasons.VERIFIED, message))
         if previous != "Ready":
             decision.note(reasons.VERIFIED, f"{spec['model']} v{spec['version']} verified")
         return decision
