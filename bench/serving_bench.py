@@ -213,7 +213,9 @@ def save_mlflow_model(
     script = (
         "import pickle, sys, mlflow.sklearn\n"
         "est = pickle.load(open(sys.argv[1], 'rb'))\n"
-        "mlflow.sklearn.save_model(est, sys.argv[2])\n"
+        # MLflow's default skops format refuses tree internals unless named as trusted.
+        "mlflow.sklearn.save_model(est, sys.argv[2],"
+        " skops_trusted_types=['sklearn.tree._tree.Tree'])\n"
     )
     subprocess.run(
         [str(python), "-c", script, str(info["pickle"]), str(target)], env=env, check=True

@@ -369,6 +369,8 @@ def test_skops_refuses_untrusted_types() -> None:
             "os.system",
             "sklearn.utils._testing.assert_allclose",  # a function, not an estimator class
             "sklearn.NotAThing",
+            "sklearn.tree._tree.Tree",  # unchecked node indices
+            "sklearn.neighbors._kd_tree.KDTree",
         ]
     )
     assert trusted == ["sklearn.neighbors._classification.KNeighborsClassifier"]
@@ -377,4 +379,6 @@ def test_skops_refuses_untrusted_types() -> None:
         "os.system",
         "sklearn.utils._testing.assert_allclose",
         "sklearn.NotAThing",
+        "sklearn.tree._tree.Tree",
+        "sklearn.neighbors._kd_tree.KDTree",
     ]

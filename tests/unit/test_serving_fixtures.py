@@ -181,7 +181,10 @@ def iris_skops() -> Served:
     features, y = _iris()
     frame = pd.DataFrame(features, columns=IRIS_FEATURES)
     pipeline = Pipeline(
-        [("scale", StandardScaler()), ("knn", KNeighborsClassifier(n_neighbors=7))]
+        [
+            ("scale", StandardScaler()),
+            ("knn", KNeighborsClassifier(n_neighbors=7, algorithm="brute")),
+        ]
     ).fit(frame, y)
     path, sha = _write("iris-knn.skops", sio.dumps(pipeline))
     return Served(pipeline, frame, path, sha, "skops", _numeric_signature(IRIS_FEATURES, None))

@@ -170,11 +170,15 @@ _SAFE_EXTRA_TYPES = frozenset(
 def trusted_types(untrusted: list[str]) -> tuple[list[str], list[str]]:
     """Split the types skops does not trust by default into (trusted, refused).
 
-    A type is trusted only if it resolves, by import, to a class defined inside
-    scikit-learn (estimators, and their Cython helpers such as KDTree or distance metrics),
-    or is in a short allow-list of numpy/scipy containers. Functions, builtins such as
-    eval, and anything outside scikit-learn are refused.
+    A type is trusted only if it resolves, by import, to a scikit-learn estimator class
+    (a BaseEstimator subclass defined inside sklearn), or is in a short allow-list of
+    numpy/scipy containers. Refused: functions, builtins such as eval, anything outside
+    scikit-learn, and scikit-learn's Cython internals such as sklearn.tree._tree.Tree or
+    KDTree, whose stored node indices are used without bounds checks (a crafted file could
+    corrupt memory at predict time). Models needing those are served as ONNX.
     """
+    from sklearn.base import BaseEstimator
+
     trusted: list[str] = []
     refused: list[str] = []
     for name in untrusted:
@@ -186,7 +190,11 @@ def trusted_types(untrusted: list[str]) -> tuple[list[str], list[str]]:
         if module_name.split(".")[0] == "sklearn":
             try:
                 obj = getattr(importlib.import_module(module_name), attr)
-                ok = isinstance(obj, type) and obj.__module__.split(".")[0] == "sklearn"
+                ok = (
+                    isinstance(obj, type)
+                    and issubclass(obj, BaseEstimator)
+                    and obj.__module__.split(".")[0] == "sklearn"
+                )
             except (ImportError, AttributeError):
                 ok = False
         (trusted if ok else refused).append(name)

@@ -1,0 +1,66 @@
+"""Graceful shutdown of a real `mlops-operator serve` process: not-ready first, then drain."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from test_serving_fixtures import iris_onnx, signature_json
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_path: Path) -> None:
+    served = iris_onnx("logistic")
+    port = _free_port()
+    samples = tmp_path / "samples"
+    env = dict(os.environ, MLOPS_SERVE_SAMPLE_RATE="1", MLOPS_SERVE_SAMPLE_URI=samples.as_uri())
+    cmd = [
+        sys.executable, "-m", "mlops_operator.cli", "serve",
+        "--model-name", "iris", "--model-version", "3",
+        "--artifact-uri", served.path.as_uri(), "--format", "onnx", "--sha256", served.sha256,
+        "--signature", signature_json(served.signature),
+        "--host", "127.0.0.1", "--port", str(port), "--drain-seconds", "1.5",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        row = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+        assert httpx.post(f"{base}/v1/models/iris:predict", json=row).status_code == 200
+
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        ready = httpx.get(f"{base}/v2/health/ready", timeout=2)
+        assert ready.status_code == 503 and "shutting down" in ready.json()["reason"]
+        # Still serving while the endpoints controller takes the pod out.
+        during = httpx.post(f"{base}/v1/models/iris:predict", json=row, timeout=5)
+        assert during.status_code == 200
+        # uvicorn re-raises the signal after its graceful shutdown, so the exit is by SIGTERM.
+        assert process.wait(timeout=20) in (0, -signal.SIGTERM)
+        assert b"Traceback" not in process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    files = list(samples.glob("*.parquet"))
+    assert len(files) == 1  # both sampled rows flushed at shutdown
