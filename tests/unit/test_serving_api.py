@@ -1,7 +1,5 @@
 """The model server's endpoints, through Starlette's TestClient, on real ONNX and skops models."""
 
-# ruff: noqa: E501  (tables of requests and exposition lines read best one per line)
-
 from __future__ import annotations
 
 import json

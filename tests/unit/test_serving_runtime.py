@@ -1,7 +1,5 @@
 """Drift sampling, metrics and canary analysis of the model server, and its configuration."""
 
-# ruff: noqa: E501  (tables of requests and exposition lines read best one per line)
-
 from __future__ import annotations
 
 import json
