@@ -367,16 +367,18 @@ def test_skops_refuses_untrusted_types() -> None:
             "os.system",
             "sklearn.utils._testing.assert_allclose",  # a function, not an estimator class
             "sklearn.NotAThing",
-            "sklearn.tree._tree.Tree",  # unchecked node indices
-            "sklearn.neighbors._kd_tree.KDTree",
+            "sklearn.tree._tree.Tree",  # reviewed, shared with the trainer
+            "sklearn.neighbors._quad_tree._QuadTree",  # an internal nobody reviewed
         ]
     )
-    assert trusted == ["sklearn.neighbors._classification.KNeighborsClassifier"]
+    assert trusted == [
+        "sklearn.neighbors._classification.KNeighborsClassifier",
+        "sklearn.tree._tree.Tree",
+    ]
     assert refused == [
         "builtins.eval",
         "os.system",
         "sklearn.utils._testing.assert_allclose",
         "sklearn.NotAThing",
-        "sklearn.tree._tree.Tree",
-        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._quad_tree._QuadTree",
     ]

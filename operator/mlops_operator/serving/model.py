@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -45,19 +44,14 @@ class LoadedModel:
 
 def read_verified(uri: str, sha256: str) -> bytes:
     """The artifact's bytes, only if their sha256 is the expected one."""
-    import fsspec
+    from ..artifacts import ArtifactError, ChecksumMismatch, Store
 
     try:
-        with fsspec.open(uri, "rb") as handle:
-            data: bytes = handle.read()
-    except (OSError, ValueError) as exc:
+        return Store.from_env().read_verified(uri, sha256)
+    except ChecksumMismatch as exc:
+        raise LoadError(f"{exc}; refusing to load it") from exc
+    except (ArtifactError, OSError, ValueError) as exc:
         raise LoadError(f"cannot read artifact {uri}: {exc}") from exc
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256.lower():
-        raise LoadError(
-            f"artifact {uri} has sha256 {actual}, expected {sha256}; refusing to load it"
-        )
-    return data
 
 
 def load(config: ServeConfig) -> LoadedModel:
@@ -152,10 +146,19 @@ def _onnx_class_labels(data: bytes) -> list[str] | None:
     return None
 
 
+def _artifact_trusted_types() -> tuple[str, ...]:
+    from ..artifacts import TRUSTED_TYPES
+
+    return tuple(TRUSTED_TYPES)
+
+
 # --- skops --------------------------------------------------------------------------------------
-# Types outside scikit-learn that a fitted pipeline legitimately contains.
+# Types outside scikit-learn's estimators that a fitted pipeline legitimately contains.
 _SAFE_EXTRA_TYPES = frozenset(
     {
+        # The reviewed list shared with the trainer (tree and neighbour internals); files that
+        # hold them are only served when their sha256 matches the one recorded at training.
+        *_artifact_trusted_types(),
         "builtins.slice",
         "numpy.dtype",
         "numpy.ndarray",
@@ -172,10 +175,11 @@ def trusted_types(untrusted: list[str]) -> tuple[list[str], list[str]]:
 
     A type is trusted only if it resolves, by import, to a scikit-learn estimator class
     (a BaseEstimator subclass defined inside sklearn), or is in a short allow-list of
-    numpy/scipy containers. Refused: functions, builtins such as eval, anything outside
-    scikit-learn, and scikit-learn's Cython internals such as sklearn.tree._tree.Tree or
-    KDTree, whose stored node indices are used without bounds checks (a crafted file could
-    corrupt memory at predict time). Models needing those are served as ONNX.
+    numpy/scipy containers, or is in mlops_operator.artifacts.TRUSTED_TYPES (the Cython
+    internals, e.g. sklearn.tree._tree.Tree, that the trainer's skops files contain; their
+    node indices are used without bounds checks, so they are trusted by name only, and only
+    in files whose sha256 was recorded by the trainer). Refused: functions, builtins such as
+    eval, anything outside scikit-learn, and any other scikit-learn internal class.
     """
     from sklearn.base import BaseEstimator
 
