@@ -101,7 +101,7 @@ build_kubeconform() {
   if [ -x "$out/kubeconform" ]; then log "kubeconform $KUBECONFORM_VERSION cached"; return; fi
   log "building kubeconform $KUBECONFORM_VERSION"
   mkdir -p "$out"
-  GOBIN="$out" go install -trimpath -ldflags "-s -w" \
+  GOBIN="$out" go install -trimpath -ldflags "-s -w -X main.version=$KUBECONFORM_VERSION" \
     "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
 }
 

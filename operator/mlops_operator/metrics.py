@@ -21,6 +21,17 @@ RECONCILE_SECONDS = Histogram(
 )
 
 
+OUTCOMES = ("ok", "retry", "error", "invalid")
+
+
+def initialise(kinds: list[str]) -> None:
+    """Create every (kind, outcome) series at zero, so rates work from the first scrape."""
+    for kind in kinds:
+        for outcome in OUTCOMES:
+            RECONCILES.labels(kind, outcome)
+            RECONCILE_SECONDS.labels(kind, outcome)
+
+
 class Outcome:
     """Set `value` inside a `reconcile_timer` block to record how the reconcile ended."""
 

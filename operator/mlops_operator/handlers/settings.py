@@ -8,12 +8,16 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from ..api.kinds import KINDS
+from ..api.kinds import DATASET, MODEL_VERSION, TRAINING_JOB
+from .. import metrics
 from ..config import OperatorConfig
 from ..kube import client as kube_client
 
 log = logging.getLogger("mlops_operator")
 FINALIZER = "mlops.dev/finalizer"
+# Kinds with a controller in this release; ModelDeployment and DriftMonitor are admitted and
+# validated by the API server, and get their controllers with serving and drift monitoring.
+RECONCILED = (DATASET, TRAINING_JOB, MODEL_VERSION)
 
 _metrics_started: set[int] = set()
 
@@ -35,12 +39,13 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.queueing.worker_limit = config.workers
     settings.execution.max_workers = config.workers
     kube_client.configure()
+    metrics.initialise([kind.kind for kind in RECONCILED])
     if config.metrics_port and config.metrics_port not in _metrics_started:
         start_http_server(config.metrics_port)
         _metrics_started.add(config.metrics_port)
     log.info(
-        "watching %s in group mlops.dev/v1alpha1; metrics on :%s",
-        ", ".join(k.kind for k in KINDS),
+        "reconciling %s in mlops.dev/v1alpha1; metrics on :%s",
+        ", ".join(k.kind for k in RECONCILED),
         config.metrics_port or "(disabled)",
     )
 
