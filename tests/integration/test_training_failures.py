@@ -128,3 +128,18 @@ def test_tampered_artifact_makes_model_version_not_ready(
         )  # type: ignore[index]
         assert objects.condition("ModelVersion", "missing", "Ready")["reason"] == "ArtifactMissing"  # type: ignore[index]
         assert tampered["phase"] == missing["phase"] == "Invalid"
+
+
+def test_deadline_exceeded_is_reported(
+    kube_api: kubernetes.client.ApiClient, namespace: str, objects: Objects, store: str, tmp_path: Path
+) -> None:
+    with running_operator(namespace):
+        objects.create(IRIS)
+        profile = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
+        complete(kube_api, namespace, profile, tmp_path)
+        wait_for(lambda: ready(objects, "Dataset", "iris"), 60)
+        # The pod never finishes; the real Job controller enforces activeDeadlineSeconds.
+        objects.create(training_job("slow", activeDeadlineSeconds=2))
+        status = wait_for(lambda: failed_status(objects, "TrainingJob", "slow"), 90)
+        assert status["failureReason"] == "DeadlineExceeded"
+        assert objects.condition("TrainingJob", "slow", "Ready")["status"] == "False"  # type: ignore[index]
