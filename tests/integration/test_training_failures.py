@@ -131,7 +131,11 @@ def test_tampered_artifact_makes_model_version_not_ready(
 
 
 def test_deadline_exceeded_is_reported(
-    kube_api: kubernetes.client.ApiClient, namespace: str, objects: Objects, store: str, tmp_path: Path
+    kube_api: kubernetes.client.ApiClient,
+    namespace: str,
+    objects: Objects,
+    store: str,
+    tmp_path: Path,
 ) -> None:
     with running_operator(namespace):
         objects.create(IRIS)

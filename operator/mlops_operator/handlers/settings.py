@@ -8,8 +8,8 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from ..api.kinds import DATASET, MODEL_VERSION, TRAINING_JOB
 from .. import metrics
+from ..api.kinds import DATASET, MODEL_VERSION, TRAINING_JOB
 from ..config import OperatorConfig
 from ..kube import client as kube_client
 
