@@ -210,16 +210,20 @@ def save_mlflow_model(
 ) -> None:
     if target.exists():
         shutil.rmtree(target)
+    # Saved as an MLflow user would: with a column signature, so MLflow validates requests
+    # as our server does, in MLflow's default skops format (which refuses tree internals
+    # unless they are named as trusted).
     script = (
-        "import pickle, sys, mlflow.sklearn\n"
+        "import json, pickle, sys, pandas as pd, mlflow.sklearn\n"
+        "from mlflow.models import infer_signature\n"
         "est = pickle.load(open(sys.argv[1], 'rb'))\n"
-        # MLflow's default skops format refuses tree internals unless named as trusted.
-        "mlflow.sklearn.save_model(est, sys.argv[2],"
+        "x = pd.DataFrame([json.loads(sys.argv[3])], columns=json.loads(sys.argv[4]))\n"
+        "sig = infer_signature(x, est.predict(x.to_numpy()))\n"
+        "mlflow.sklearn.save_model(est, sys.argv[2], signature=sig,"
         " skops_trusted_types=['sklearn.tree._tree.Tree'])\n"
     )
-    subprocess.run(
-        [str(python), "-c", script, str(info["pickle"]), str(target)], env=env, check=True
-    )
+    args = [str(info["pickle"]), str(target), json.dumps(info["row"]), json.dumps(FEATURES)]
+    subprocess.run([str(python), "-c", script, *args], env=env, check=True)
 
 
 def start_mlflow(model: str, info: dict[str, object], workdir: Path, python: Path) -> Server:
@@ -235,7 +239,7 @@ def start_mlflow(model: str, info: dict[str, object], workdir: Path, python: Pat
     process = _start(cmd, env, log)
     wait_http(f"http://127.0.0.1:{port}/ping", process, log, 120)
     body = json.dumps(
-        {"dataframe_split": {"columns": list(range(N_FEATURES)), "data": [info["row"]]}}
+        {"dataframe_split": {"columns": FEATURES, "data": [info["row"]]}}
     ).encode()
     return Server("mlflow", model, f"http://127.0.0.1:{port}/invocations", body, process, log)
 

@@ -1,16 +1,17 @@
 """Drift sampling: a fraction of request rows, written as Parquet batches off the request path.
 
-`offer()` is called on the request path and only draws random numbers and does a
-non-blocking put on a bounded queue; a full queue drops the rows and counts them. A
-daemon thread collects rows and writes `<uri>/<UTC timestamp>-<random>.parquet` through
-fsspec when a batch is full, when it is old enough, and on close. Write failures are
-logged and counted, never raised to a request.
+`offer()` is called on the request path: it draws random numbers and appends the kept
+rows to a bounded in-memory buffer under an uncontended lock; a full buffer drops them
+and counts the drop. It never wakes the writer: a daemon thread polls the buffer a few
+times a second (waking a thread per request costs more than the sampling itself), and
+writes `<uri>/<UTC timestamp>-<random>.parquet` through fsspec when a batch is full, when
+it is old enough, and on close. Write failures are logged and counted, never raised to a
+request.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import secrets
 import threading
@@ -25,7 +26,7 @@ from .signature import Column, Columns
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+POLL_SECONDS = 0.25
 
 
 class Sampler:
@@ -46,7 +47,10 @@ class Sampler:
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.metrics = metrics
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._buffer: list[Columns] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._random = random.random
         self._rng = np.random.default_rng()
         self._thread = threading.Thread(target=self._run, name="drift-sampler", daemon=True)
@@ -54,6 +58,11 @@ class Sampler:
 
     def start(self) -> None:
         if not self._started:
+            # Imported here, not at the first write: a first import on the writer thread
+            # would hold the GIL long enough to stall requests.
+            import fsspec  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
             self._started = True
             self._thread.start()
 
@@ -70,39 +79,39 @@ class Sampler:
             if count == 0:
                 return
             picked = [c[mask] for c in columns]
-        try:
-            self._queue.put_nowait(picked)
+        with self._lock:
+            if len(self._buffer) < self.queue_size:
+                self._buffer.append(picked)
+                kept = True
+            else:
+                kept = False
+        if kept:
             self.metrics.sampled_rows.inc(count)
-        except queue.Full:
+        else:
             self.metrics.sample_dropped_rows.inc(count)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is pending and stop the thread."""
-        if not self._started:
-            return
-        try:
-            self._queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            log.warning("sample queue still full at shutdown; pending samples are lost")
-            return
-        self._thread.join(timeout)
+        if self._started:
+            self._stop.set()
+            self._thread.join(timeout)
+
+    def _take(self) -> list[Columns]:
+        with self._lock:
+            taken, self._buffer = self._buffer, []
+        return taken
 
     def _run(self) -> None:
         pending: list[Columns] = []
         rows = 0
         started = time.monotonic()
         while True:
-            timeout = max(0.0, self.flush_seconds - (time.monotonic() - started))
-            try:
-                item = self._queue.get(timeout=timeout if pending else None)
-            except queue.Empty:
-                item = None
-            stop = item is _STOP
-            if item is not None and not stop:
-                if not pending:
-                    started = time.monotonic()
-                pending.append(item)  # type: ignore[arg-type]
-                rows += len(item[0])  # type: ignore[index]
+            stop = self._stop.wait(POLL_SECONDS)
+            taken = self._take()
+            if taken and not pending:
+                started = time.monotonic()
+            pending.extend(taken)
+            rows += sum(len(item[0]) for item in taken)
             due = time.monotonic() - started >= self.flush_seconds
             if pending and (stop or rows >= self.batch_size or due):
                 self._write(pending, rows)
