@@ -238,9 +238,7 @@ def start_mlflow(model: str, info: dict[str, object], workdir: Path, python: Pat
     log = workdir / f"mlflow-{model}.log"
     process = _start(cmd, env, log)
     wait_http(f"http://127.0.0.1:{port}/ping", process, log, 120)
-    body = json.dumps(
-        {"dataframe_split": {"columns": FEATURES, "data": [info["row"]]}}
-    ).encode()
+    body = json.dumps({"dataframe_split": {"columns": FEATURES, "data": [info["row"]]}}).encode()
     return Server("mlflow", model, f"http://127.0.0.1:{port}/invocations", body, process, log)
 
 
