@@ -30,17 +30,23 @@ from .signature import Columns, CompiledSignature, RequestError
 
 log = logging.getLogger("mlops_operator.serving")
 
+Encoder = Callable[[Any, Prediction, int], Any]
+
 # Requests with more rows than this run in a thread so one big batch cannot stall the loop;
 # smaller ones run inline, which is cheaper than a thread hand-off.
 INLINE_ROWS = 64
 
 
-def json_response(content: Any, status: int = 200) -> Response:
+def json_bytes(content: Any) -> bytes:
     try:
         body = json.dumps(content, separators=(",", ":"), allow_nan=False)
     except ValueError:  # NaN/inf from the model: not valid JSON, sent as null
         body = json.dumps(_finite(content), separators=(",", ":"))
-    return Response(body, status, media_type="application/json")
+    return body.encode()
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    return Response(json_bytes(content), status, media_type="application/json")
 
 
 def _finite(value: Any) -> Any:
@@ -55,6 +61,27 @@ def _finite(value: Any) -> Any:
 
 def _error(message: str, status: int) -> Response:
     return json_response({"error": message}, status)
+
+
+class ModelServerApp(Starlette):
+    """Starlette, with the model's own inference paths dispatched before the router.
+
+    Those few exact paths carry nearly all traffic; sending them straight to their raw
+    ASGI handlers skips the router and middleware stack. Everything else (other names,
+    metadata, health, errors) goes through the ordinary routes.
+    """
+
+    def __init__(self, *args: Any, fast_paths: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_paths = fast_paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.fast_paths.get(scope["path"])
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 class ServerState:
@@ -128,24 +155,34 @@ def create_app(config: ServeConfig) -> Starlette:
                 404,
             )
 
-    async def read_json(request: Request) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
-            raise RequestError(
-                f"request body of {length} bytes exceeds the {max_body}-byte limit", 413
-            )
+    async def read_body(scope: Any, receive: Any) -> bytes:
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                if value.isdigit() and int(value) > max_body:
+                    raise RequestError(
+                        f"request body of {value.decode()} bytes exceeds the {max_body}-byte limit",
+                        413,
+                    )
+                break
         chunks = []
         size = 0
-        async for chunk in request.stream():
+        while True:  # also counts a chunked body that has no content-length
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError("client closed the connection", 499)
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > max_body:
                 raise RequestError(f"request body exceeds the {max_body}-byte limit", 413)
             chunks.append(chunk)
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if not body:
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def parse_json(raw: bytes) -> Any:
+        if not raw:
             raise RequestError("empty request body; send JSON")
         try:
-            return json.loads(body)
+            return json.loads(raw)
         except ValueError as exc:
             raise RequestError(f"malformed JSON: {exc}") from None
 
@@ -166,28 +203,57 @@ def create_app(config: ServeConfig) -> Starlette:
             sampler.offer(columns, n)
         return prediction
 
+    async def predict(
+        decode: Callable[[Any], tuple[Columns, int]], encode: Encoder, raw: bytes
+    ) -> tuple[int, bytes]:
+        try:
+            body = parse_json(raw)
+            columns, n = decode(body)
+            prediction = await run_model(columns, n)
+            return 200, json_bytes(encode(body, prediction, n))
+        except RequestError as exc:
+            return exc.status, json_bytes({"error": exc.message})
+        except Exception:
+            log.exception("inference failed")
+            return 500, json_bytes({"error": "internal error while predicting; see the server log"})
+
     def inference(
-        endpoint: str,
-        decode: Callable[[Any], tuple[Columns, int]],
-        encode: Callable[[Request, Any, Prediction, int], Any],
-    ) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
+        endpoint: str, decode: Callable[[Any], tuple[Columns, int]], encode: Encoder
+    ) -> tuple[Callable[[Request], Any], Callable[[Any, Any, Any], Any]]:
+        """The handler as a Starlette endpoint, and as a raw ASGI app for the fast path."""
+
+        async def route(request: Request) -> Response:
             started = time.perf_counter()
             try:
                 check_model(request)
-                body = await read_json(request)
-                columns, n = decode(body)
-                prediction = await run_model(columns, n)
-                response = json_response(encode(request, body, prediction, n))
+                raw = await read_body(request.scope, request.receive)
+                status, payload = await predict(decode, encode, raw)
             except RequestError as exc:
-                response = _error(exc.message, exc.status)
-            except Exception:
-                log.exception("inference failed")
-                response = _error("internal error while predicting; see the server log", 500)
-            metrics.request(endpoint, response.status_code, time.perf_counter() - started)
-            return response
+                status, payload = exc.status, json_bytes({"error": exc.message})
+            metrics.request(endpoint, status, time.perf_counter() - started)
+            return Response(payload, status, media_type="application/json")
 
-        return handler
+        async def fast(scope: Any, receive: Any, send: Any) -> None:
+            started = time.perf_counter()
+            try:
+                raw = await read_body(scope, receive)
+                status, payload = await predict(decode, encode, raw)
+            except RequestError as exc:
+                status, payload = exc.status, json_bytes({"error": exc.message})
+            metrics.request(endpoint, status, time.perf_counter() - started)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+
+        return route, fast
 
     def v2_outputs(prediction: Prediction, n: int) -> list[dict[str, Any]]:
         if prediction.labels is not None:
@@ -217,7 +283,7 @@ def create_app(config: ServeConfig) -> Starlette:
             }
         ]
 
-    def encode_v2(request: Request, body: Any, prediction: Prediction, n: int) -> Any:
+    def encode_v2(body: Any, prediction: Prediction, n: int) -> Any:
         out: dict[str, Any] = {
             "model_name": name,
             "model_version": version,
@@ -227,7 +293,7 @@ def create_app(config: ServeConfig) -> Starlette:
             out["id"] = body["id"]
         return out
 
-    def encode_v1(request: Request, body: Any, prediction: Prediction, n: int) -> Any:
+    def encode_v1(body: Any, prediction: Prediction, n: int) -> Any:
         if prediction.labels is not None:
             out: dict[str, Any] = {"predictions": prediction.labels.tolist()}
             if prediction.probabilities is not None:
@@ -236,7 +302,7 @@ def create_app(config: ServeConfig) -> Starlette:
         assert prediction.values is not None
         return {"predictions": prediction.values.tolist()}
 
-    def encode_records(request: Request, body: Any, prediction: Prediction, n: int) -> Any:
+    def encode_records(body: Any, prediction: Prediction, n: int) -> Any:
         model = state.model
         if prediction.labels is not None:
             labels = prediction.labels.tolist()
@@ -318,15 +384,14 @@ def create_app(config: ServeConfig) -> Starlette:
                 await run_in_threadpool(state.sampler.close)
 
     post = ["POST"]
+    v1_predict = inference("v1_predict", signature.from_instances, encode_v1)
     v2_infer = inference("v2_infer", signature.from_v2, encode_v2)
+    v1_records = inference("v1_records", signature.from_records, encode_records)
     routes = [
-        # Inference first: the router tries routes in order.
-        Route("/v1/models/{name}:predict",
-              inference("v1_predict", signature.from_instances, encode_v1), methods=post),
-        Route("/v2/models/{name}/infer", v2_infer, methods=post),
-        Route("/v1/models/{name}/records",
-              inference("v1_records", signature.from_records, encode_records), methods=post),
-        Route("/v2/models/{name}/versions/{version}/infer", v2_infer, methods=post),
+        Route("/v1/models/{name}:predict", v1_predict[0], methods=post),
+        Route("/v2/models/{name}/infer", v2_infer[0], methods=post),
+        Route("/v1/models/{name}/records", v1_records[0], methods=post),
+        Route("/v2/models/{name}/versions/{version}/infer", v2_infer[0], methods=post),
         Route("/v2/health/live", simple(live)),
         Route("/v2/health/ready", simple(ready)),
         Route("/v2", simple(server_metadata)),
@@ -336,14 +401,23 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/v2/models/{name}/versions/{version}/ready", simple(ready)),
         Route("/v1/models/{name}", simple(v1_model)),
         Route("/metrics", metrics_endpoint),
-    ]  # fmt: skip
+    ]
+    fast_paths = {
+        f"/v1/models/{name}:predict": v1_predict[1],
+        f"/v2/models/{name}/infer": v2_infer[1],
+        f"/v2/models/{name}/versions/{version}/infer": v2_infer[1],
+        f"/v1/models/{name}/records": v1_records[1],
+    }
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         return _error(f"{exc.detail}: {request.method} {request.url.path}", exc.status_code)
 
-    app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    app = ModelServerApp(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+        fast_paths=fast_paths,
     )
     app.state.server = state
     return app

@@ -60,8 +60,13 @@ class Sampler:
         if not self._started:
             # Imported here, not at the first write: a first import on the writer thread
             # would hold the GIL long enough to stall requests.
-            import fsspec  # noqa: F401
+            import fsspec
             import pyarrow.parquet  # noqa: F401
+
+            try:  # resolves (and imports) the store's filesystem implementation
+                fsspec.core.url_to_fs(self.uri)
+            except Exception:
+                log.warning("sample store %s is not usable yet", self.uri, exc_info=True)
 
             self._started = True
             self._thread.start()
