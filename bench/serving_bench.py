@@ -7,6 +7,9 @@ Contenders, each one uvicorn worker process (the same for all), access log off f
 on a RandomForest (50 trees, depth 8) and a LogisticRegression over 20 numeric features.
 ours and bare run the same ONNX file; mlflow runs the same fitted scikit-learn estimator.
 
+uvicorn uses httptools + uvloop where installed (our venv, and the MLflow venv through
+requirements-mlflow.txt), so all three share one HTTP stack; the script prints which.
+
 Load: wrk (-t2 -c8, loopback) when /usr/bin/wrk exists, else an asyncio client with 8
 connections over httpx. Rounds are interleaved (every contender once per round, all
 servers kept up) and the table gives medians over rounds and per-round ratios, plus the
@@ -385,6 +388,13 @@ def bare_server(onnx_path: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
+def http_stack() -> str:
+    import importlib.util
+
+    fast = all(importlib.util.find_spec(m) for m in ("httptools", "uvloop"))
+    return "uvicorn + httptools + uvloop" if fast else "uvicorn + h11 + asyncio"
+
+
 # --- report ------------------------------------------------------------------------------------
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
@@ -445,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
 
     use_wrk = args.client == "wrk" or (args.client == "auto" and Path("/usr/bin/wrk").exists())
     print(f"load generator: {'wrk -t2 -c8' if use_wrk else 'asyncio + httpx, 8 connections'}")
+    print(f"HTTP stack of ours and bare: {http_stack()} (MLflow's venv installs the same)")
     workdir = Path(tempfile.mkdtemp(prefix="mlops-serving-bench-"))
     models = build_models(workdir)
     python = None if args.skip_mlflow else ensure_mlflow_venv()
