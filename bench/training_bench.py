@@ -29,7 +29,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 def main() -> int:
     import kubernetes
     from tests.integration.operator import running_operator
-    from tests.integration.test_training_flow import IRIS, get_job, ready, training_job
+    from tests.integration.test_training_flow import get_job, ready, ready_iris, training_job
     from tests.support.cluster import Objects, configuration, install_crds, wait_for
     from tests.support.control_plane import ControlPlane
     from tests.support.kubelet import finish_pod
@@ -46,12 +46,7 @@ def main() -> int:
     overheads, totals, trainer = [], [], []
     try:
         with running_operator(namespace):
-            objects.create(IRIS)
-            profile = wait_for(lambda: get_job(api, namespace, "mlops.dev/dataset=iris"), 60)
-            args = list(profile.spec.template.spec.containers[0].args)
-            cli([*args, "--termination-log", str(WORK / "profile.log")])
-            finish_pod(api, namespace, profile.metadata.name)
-            wait_for(lambda: ready(objects, "Dataset", "iris"), 60)
+            ready_iris(api, namespace, objects, WORK)
             for i in range(ROUNDS):
                 name = f"iris-lr-{i}"
                 started = time.perf_counter()

@@ -8,7 +8,14 @@ from typing import Any
 import kubernetes
 import pytest
 from tests.integration.operator import running_operator
-from tests.integration.test_training_flow import IRIS, complete, get_job, ready, training_job
+from tests.integration.test_training_flow import (
+    IRIS,
+    complete,
+    get_job,
+    ready,
+    ready_iris,
+    training_job,
+)
 from tests.support.cluster import Objects, wait_for
 
 pytestmark = pytest.mark.integration
@@ -73,10 +80,7 @@ def test_operator_restart_mid_training_creates_nothing_twice(
     tmp_path: Path,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        profile = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
-        complete(kube_api, namespace, profile, tmp_path)
-        wait_for(lambda: ready(objects, "Dataset", "iris"), 60)
+        ready_iris(kube_api, namespace, objects, tmp_path)
         objects.create(training_job())
         train = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/trainingjob=iris-lr"), 30)
 
@@ -101,10 +105,7 @@ def test_tampered_artifact_makes_model_version_not_ready(
     tmp_path: Path,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        profile = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
-        complete(kube_api, namespace, profile, tmp_path)
-        wait_for(lambda: ready(objects, "Dataset", "iris"), 60)
+        ready_iris(kube_api, namespace, objects, tmp_path)
         objects.create(training_job())
         train = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/trainingjob=iris-lr"), 30)
         complete(kube_api, namespace, train, tmp_path)
@@ -138,10 +139,7 @@ def test_deadline_exceeded_is_reported(
     tmp_path: Path,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        profile = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
-        complete(kube_api, namespace, profile, tmp_path)
-        wait_for(lambda: ready(objects, "Dataset", "iris"), 60)
+        ready_iris(kube_api, namespace, objects, tmp_path)
         # The pod never finishes; the real Job controller enforces activeDeadlineSeconds.
         objects.create(training_job("slow", activeDeadlineSeconds=2))
         status = wait_for(lambda: failed_status(objects, "TrainingJob", "slow"), 90)

@@ -72,6 +72,16 @@ def ready(objects: Objects, kind: str, name: str) -> dict[str, Any] | None:
     return condition if condition and condition["status"] == "True" else None
 
 
+def ready_iris(
+    api: kubernetes.client.ApiClient, namespace: str, objects: Objects, tmp_path: Any
+) -> None:
+    """Create the iris Dataset, run its profile Job as a pod would, wait until it is Ready."""
+    objects.create(IRIS)
+    profile = wait_for(lambda: get_job(api, namespace, "mlops.dev/dataset=iris"), 60)
+    complete(api, namespace, profile, tmp_path)
+    wait_for(lambda: ready(objects, "Dataset", "iris"), 60, what="Dataset Ready")
+
+
 def test_dataset_profile_job_spec_and_ready(
     kube_api: kubernetes.client.ApiClient,
     namespace: str,
@@ -161,10 +171,7 @@ def test_failed_job_sets_reason(
     tmp_path: Any,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        profile = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
-        complete(kube_api, namespace, profile, tmp_path)
-        wait_for(lambda: ready(objects, "Dataset", "iris"), 60)
+        ready_iris(kube_api, namespace, objects, tmp_path)
 
         objects.create(training_job("oom", backoffLimit=0))
         job = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/trainingjob=oom"), 30)
