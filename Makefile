@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: help venv tools crds lint test test-unit test-integration test-e2e bench run control-plane clean
+.PHONY: help venv packages tools crds lint test test-unit test-integration test-e2e bench run control-plane image cluster-up cluster-down clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with the package and dev tools
+
+packages: ## install the Debian packages the tests and the local cluster need (root, idempotent)
+	bash hack/install-packages.sh
 
 tools: ## build the pinned Kubernetes components, etcd, helm, kubeconform into bin/ (cached)
 	bash hack/build-tools.sh
@@ -42,6 +45,15 @@ test: venv tools ## everything CI runs: lint, unit and integration tiers
 
 bench: venv tools ## benchmarks printed side by side with their peers
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+image: tools ## build the project image with buildah from a local Debian base; import it into containerd
+	bash hack/build-image.sh
+
+cluster-up: tools ## start the local single-node cluster (idempotent); prints its KUBECONFIG
+	bash hack/cluster-up.sh
+
+cluster-down: ## stop the local cluster and remove what it started
+	bash hack/cluster-down.sh
 
 control-plane: venv tools ## start a local control plane and print its KUBECONFIG (Ctrl-C stops it)
 	$(PY) -m tests.support.control_plane up

@@ -19,7 +19,17 @@ RECONCILE_SECONDS = Histogram(
     ["kind", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-
+# Outcomes that alerts are written against (charts/mlops-operator PrometheusRule).
+TRAINING_FAILURES = Counter(
+    "mlops_training_failures_total",
+    "TrainingJobs that ended Failed (trainer error, deadline, acceptance), by namespace.",
+    ["namespace"],
+)
+ROLLBACKS = Counter(
+    "mlops_rollbacks_total",
+    "Automatic rollbacks of a ModelDeployment, by namespace and deployment.",
+    ["namespace", "deployment"],
+)
 
 OUTCOMES = ("ok", "retry", "error", "invalid")
 

@@ -9,7 +9,7 @@ import kopf
 from .. import API_VERSION, GROUP, VERSION, kube
 from ..api.kinds import TRAINING_JOB
 from ..config import OperatorConfig
-from ..metrics import reconcile_timer
+from ..metrics import TRAINING_FAILURES, reconcile_timer
 from ..reconcile import trainingjob as decide
 from ..reconcile.decision import Decision
 from .common import as_dict, carry_out, forget, lock_for
@@ -47,7 +47,7 @@ async def reconcile_training_job(body: kopf.Body, **_: Any) -> None:
             )
             waiting, entry = decide.decide_before_job(plain, dataset, _validate_hyperparameters)
             if waiting is not None or entry is None:
-                await carry_out(TRAINING_JOB, body, plain, waiting or Decision())
+                await _finish(body, plain, waiting or Decision())
                 return
             outcome = await job_state(meta["namespace"], decide.train_job_name(plain))
             result = None
@@ -61,7 +61,13 @@ async def reconcile_training_job(body: kopf.Body, **_: Any) -> None:
                 name = await register_model_version(plain, result, labels, image)
                 decide.succeeded(decision, name)
                 decision.note(decide.reasons.MODEL_REGISTERED, f"registered ModelVersion {name}")
-            await carry_out(TRAINING_JOB, body, plain, decision)
+            await _finish(body, plain, decision)
+
+
+async def _finish(body: kopf.Body, plain: dict[str, Any], decision: Decision) -> None:
+    if decision.status.get("phase") == "Failed" and plain["status"].get("phase") != "Failed":
+        TRAINING_FAILURES.labels(plain["metadata"]["namespace"]).inc()
+    await carry_out(TRAINING_JOB, body, plain, decision)
 
 
 async def register_model_version(
