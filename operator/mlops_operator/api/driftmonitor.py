@@ -70,6 +70,18 @@ class DriftMonitorSpec(ApiModel):
     interval_seconds: int = Field(default=300, ge=10, le=86400)
     action: DriftAction = Field(default_factory=DriftAction)
 
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.action) || self.action.type != 'retrain' || "
+                "has(self.action.trainingJobTemplate) || has(self.target.deploymentRef)",
+                "action retrain on a datasetRef target needs action.trainingJobTemplate "
+                "(there is no served model whose TrainingJob could be copied)",
+                ".action",
+            ),
+        )
+    }
+
 
 class FeatureDrift(ApiModel):
     name: str
@@ -92,6 +104,14 @@ class DriftMonitorStatus(StatusBase):
     drift_share: float | None = None
     last_retrain: RetrainRecord | None = None
     retrains_triggered: int | None = Field(default=None, ge=0)
+    source_uri: str | None = Field(
+        default=None, description="Samples directory or Dataset snapshot checked last."
+    )
+    failed_retrains: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Retrain TrainingJobs created by this monitor that ended Failed.",
+    )
 
 
 class DriftMonitor(ApiModel):
