@@ -1,0 +1,127 @@
+{{/* Names, labels and the settings every template shares. */}}
+
+{{- define "mlops-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "mlops-operator.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mlops-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mlops-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "mlops-operator.commonLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "mlops-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: mlops
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "mlops-operator.labels" -}}
+{{ include "mlops-operator.commonLabels" . }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "mlops-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "mlops-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ServiceAccount of Job and serving pods; empty means the namespace's default. */}}
+{{- define "mlops-operator.podServiceAccountName" -}}
+{{- if .Values.podServiceAccount.create -}}
+{{- default (printf "%s-workload" (include "mlops-operator.fullname" .) | trunc 63 | trimSuffix "-") .Values.podServiceAccount.name -}}
+{{- else -}}
+{{- .Values.podServiceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mlops-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "mlops-operator.pvcName" -}}
+{{- default (printf "%s-store" (include "mlops-operator.fullname" .) | trunc 63 | trimSuffix "-") .Values.store.pvc.name -}}
+{{- end -}}
+
+{{- define "mlops-operator.storeUri" -}}
+{{- if eq .Values.store.type "s3" -}}
+{{- required "store.uri (s3://bucket/prefix) is required when store.type is s3" .Values.store.uri -}}
+{{- else -}}
+{{- default (printf "file://%s" .Values.store.mountPath) .Values.store.uri -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespaces that get a Role in namespaced mode, in order, without duplicates. */}}
+{{- define "mlops-operator.watchNamespaces" -}}
+{{- .Values.watchNamespaces | uniq | toJson -}}
+{{- end -}}
+
+{{/* The rules of the operator: least privilege, no wildcards. */}}
+{{- define "mlops-operator.namespacedRules" -}}
+# The five kinds: Kopf watches them, patches them (finalizer, progress annotations) and the
+# operator writes their status; ModelVersions and retraining TrainingJobs are created by it.
+- apiGroups: [mlops.dev]
+  resources: [datasets, trainingjobs, modelversions, modeldeployments, driftmonitors]
+  verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [mlops.dev]
+  resources: [datasets/status, trainingjobs/status, modelversions/status, modeldeployments/status, driftmonitors/status]
+  verbs: [get, patch, update]
+- apiGroups: [mlops.dev]
+  resources: [datasets/finalizers, trainingjobs/finalizers, modelversions/finalizers, modeldeployments/finalizers, driftmonitors/finalizers]
+  verbs: [update]
+# Profile and training Jobs.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete]
+# Pod status of Jobs and serving pods (crash loops, termination messages) and their logs.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+# Serving: Deployments, Services and autoscalers of ModelDeployments.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch, update, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, create, patch, update, delete]
+# Events on the resources (Kopf posts core/v1 Events).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* What Kopf needs cluster-wide to follow CRDs and namespaces (cluster-wide mode). */}}
+{{- define "mlops-operator.discoveryRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+{{- end -}}
