@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES = Counter(
     "mlops_reconcile_total",
@@ -32,6 +34,125 @@ ROLLBACKS = Counter(
 )
 
 OUTCOMES = ("ok", "retry", "error", "invalid")
+
+# DriftMonitor. Gauges hold the last check of each monitor; a monitor's series are replaced
+# when its feature set changes and removed when it is deleted (no stale series).
+FEATURE_LABELS = ["namespace", "monitor", "feature", "test"]
+DRIFT_STATISTIC = Gauge(
+    "mlops_drift_statistic",
+    "Drift statistic of a feature at the last check (KS D, chi-square, normalised "
+    "Wasserstein, Jensen-Shannon distance or PSI, per `test`).",
+    FEATURE_LABELS,
+)
+DRIFT_P_VALUE = Gauge(
+    "mlops_drift_p_value",
+    "p-value of a feature's test at the last check, corrected for multiple testing "
+    "(tests with a p-value only: ks, chisquare).",
+    FEATURE_LABELS,
+)
+FEATURE_DRIFTED = Gauge(
+    "mlops_feature_drifted",
+    "1 when the feature drifted at the last check, else 0.",
+    FEATURE_LABELS,
+)
+DATASET_DRIFT_SHARE = Gauge(
+    "mlops_dataset_drift_share",
+    "Share of the monitored features that drifted at the last check.",
+    ["namespace", "monitor"],
+)
+DRIFT_CHECKS = Counter(
+    "mlops_drift_checks_total",
+    "Drift checks run, by result (drift, no_drift, insufficient, error).",
+    ["namespace", "monitor", "result"],
+)
+RETRAINS_TRIGGERED = Counter(
+    "mlops_retrains_triggered_total",
+    "Retraining TrainingJobs created by a DriftMonitor.",
+    ["namespace", "monitor"],
+)
+RETRAIN_FAILURES = Counter(
+    "mlops_retrain_failures_total",
+    "Retraining TrainingJobs created by a DriftMonitor that ended Failed.",
+    ["namespace", "monitor"],
+)
+CHECK_RESULTS = ("drift", "no_drift", "insufficient", "error")
+
+
+@dataclass(frozen=True)
+class FeatureSeries:
+    feature: str
+    test: str
+    statistic: float
+    p_value: float | None
+    drifted: bool
+
+
+_drift_lock = threading.Lock()
+_drift_series: dict[tuple[str, str], set[tuple[str, str]]] = {}
+
+
+def has_drift_series(namespace: str, monitor: str) -> bool:
+    with _drift_lock:
+        return (namespace, monitor) in _drift_series
+
+
+def record_drift(
+    namespace: str, monitor: str, features: Iterable[FeatureSeries], share: float | None
+) -> None:
+    """Set a monitor's gauges to one check's results, dropping series of features it lacks."""
+    features = list(features)
+    current = {(f.feature, f.test) for f in features}
+    with _drift_lock:
+        previous = _drift_series.get((namespace, monitor), set())
+        for feature, test in previous - current:
+            _remove_feature(namespace, monitor, feature, test)
+        for f in features:
+            labels = (namespace, monitor, f.feature, f.test)
+            DRIFT_STATISTIC.labels(*labels).set(f.statistic)
+            FEATURE_DRIFTED.labels(*labels).set(1 if f.drifted else 0)
+            if f.p_value is not None:
+                DRIFT_P_VALUE.labels(*labels).set(f.p_value)
+            else:
+                _remove(DRIFT_P_VALUE, labels)
+        if share is None:
+            _remove(DATASET_DRIFT_SHARE, (namespace, monitor))
+        else:
+            DATASET_DRIFT_SHARE.labels(namespace, monitor).set(share)
+        _drift_series[(namespace, monitor)] = current
+
+
+def clear_drift(namespace: str, monitor: str) -> None:
+    """No verdict now (too few samples, no target): remove the gauges, keep the counters."""
+    record_drift(namespace, monitor, [], None)
+
+
+def initialise_monitor(namespace: str, monitor: str) -> None:
+    """Counter series at zero, so increase() sees the first check, retrain and failure."""
+    for result in CHECK_RESULTS:
+        DRIFT_CHECKS.labels(namespace, monitor, result)
+    RETRAINS_TRIGGERED.labels(namespace, monitor)
+    RETRAIN_FAILURES.labels(namespace, monitor)
+
+
+def forget_monitor(namespace: str, monitor: str) -> None:
+    """The monitor is gone: remove every series that carries its labels."""
+    clear_drift(namespace, monitor)
+    with _drift_lock:
+        _drift_series.pop((namespace, monitor), None)
+    for result in CHECK_RESULTS:
+        _remove(DRIFT_CHECKS, (namespace, monitor, result))
+    _remove(RETRAINS_TRIGGERED, (namespace, monitor))
+    _remove(RETRAIN_FAILURES, (namespace, monitor))
+
+
+def _remove_feature(namespace: str, monitor: str, feature: str, test: str) -> None:
+    for gauge in (DRIFT_STATISTIC, DRIFT_P_VALUE, FEATURE_DRIFTED):
+        _remove(gauge, (namespace, monitor, feature, test))
+
+
+def _remove(collector: Gauge | Counter, labels: tuple[str, ...]) -> None:
+    with suppress(KeyError):
+        collector.remove(*labels)
 
 
 def initialise(kinds: list[str]) -> None:

@@ -91,7 +91,9 @@ MODEL_DEPLOYMENT = Kind(
     [
         _col("Phase", ".status.phase"),
         _col("Serving", ".status.servingVersion"),
-        _col("Canary", ".status.canary.weight", "integer", priority=1),
+        _col("Target", ".status.targetVersion"),
+        _col("Canary", ".status.canary.weight", "integer"),
+        _col("Failed", ".status.failedVersion.name"),
         _col("URL", ".status.url", priority=1),
     ],
 )

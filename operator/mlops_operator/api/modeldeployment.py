@@ -125,21 +125,32 @@ class ModelDeploymentSpec(ApiModel):
 
 
 class CanaryStatus(ApiModel):
-    step: int = Field(ge=0)
-    weight: int = Field(ge=0, le=100)
+    step: int = Field(
+        ge=0, description="Index into spec.strategy.canary.steps; = len(steps) while promoting."
+    )
+    weight: int = Field(
+        ge=0, le=100, description="Share of serving replicas on the new version, %."
+    )
+    replicas: int | None = Field(default=None, ge=0)
     step_started_at: str | None = None
+    pause_started_at: str | None = Field(
+        default=None, description="When the step's canary replicas were all available."
+    )
 
 
 class FailedVersion(ApiModel):
     name: str
     reason: str
     message: str = ""
-    spec_generation: int | None = None
+    spec_generation: int | None = Field(
+        default=None, description="Not retried while metadata.generation equals this."
+    )
+    at: str | None = None
 
 
 class Revision(ApiModel):
     version: str
-    outcome: Literal["Promoted", "RolledBack"]
+    outcome: Literal["Promoted", "RolledBack", "Failed"]
     at: str
     reason: str = ""
 

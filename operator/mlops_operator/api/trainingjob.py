@@ -87,6 +87,21 @@ class Threshold(ApiModel):
     }
 
 
+def acceptance_failures(metrics: dict[str, float], thresholds: list[Threshold]) -> list[str]:
+    """Each failed threshold as e.g. 'accuracy 0.81 < min 0.9'."""
+    failures = []
+    for t in thresholds:
+        value = metrics.get(t.metric)
+        if value is None:
+            failures.append(f"{t.metric} was not computed, cannot check the threshold")
+            continue
+        if t.min is not None and value < t.min:
+            failures.append(f"{t.metric} {value:.4g} < min {t.min:g}")
+        if t.max is not None and value > t.max:
+            failures.append(f"{t.metric} {value:.4g} > max {t.max:g}")
+    return failures
+
+
 class TrainingJobSpec(ApiModel):
     dataset_ref: DatasetRef
     model: str = Field(

@@ -50,6 +50,13 @@ async def create_children(decision: Decision) -> None:
             log.info("%s %s exists already", manifest["kind"], manifest["metadata"]["name"])
 
 
+async def apply_children(namespace: str, decision: Decision) -> None:
+    for manifest in decision.apply:
+        await kube.apply(manifest)
+    for key in decision.delete:
+        await kube.delete(key.api_version, key.kind, namespace, key.name)
+
+
 async def write_status(kind: Kind, body: dict[str, Any], decision: Decision) -> None:
     meta = body["metadata"]
     old_status = body.get("status") or {}
@@ -70,5 +77,6 @@ def post_events(body: Any, decision: Decision) -> None:
 
 async def carry_out(kind: Kind, body: Any, plain: dict[str, Any], decision: Decision) -> None:
     await create_children(decision)
+    await apply_children(plain["metadata"]["namespace"], decision)
     await write_status(kind, plain, decision)
     post_events(body, decision)

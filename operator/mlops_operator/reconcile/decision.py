@@ -15,11 +15,22 @@ class EventNote:
     message: str
 
 
+@dataclass(frozen=True)
+class ObjectKey:
+    """A child to delete: apiVersion, kind and name in the parent's namespace."""
+
+    api_version: str
+    kind: str
+    name: str
+
+
 @dataclass
 class Decision:
     status: dict[str, Any] = field(default_factory=dict)
     conditions: list[Cond] = field(default_factory=list)
     create: list[dict[str, Any]] = field(default_factory=list)
+    apply: list[dict[str, Any]] = field(default_factory=list)  # server-side applied each time
+    delete: list[ObjectKey] = field(default_factory=list)
     events: list[EventNote] = field(default_factory=list)
     done: bool = False  # nothing more will happen until the spec or the world changes
 

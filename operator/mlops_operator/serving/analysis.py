@@ -72,6 +72,20 @@ def delta(before: TrafficSummary, after: TrafficSummary) -> TrafficSummary:
     )
 
 
+def combine(summaries: list[TrafficSummary]) -> TrafficSummary:
+    """Several pods' traffic as one: counters and histogram buckets add up."""
+    buckets: dict[float, float] = {}
+    for summary in summaries:
+        for bound, count in summary.buckets:
+            buckets[bound] = buckets.get(bound, 0.0) + count
+    return _summary(
+        sum(s.requests for s in summaries),
+        sum(s.errors for s in summaries),
+        sum(s.client_errors for s in summaries),
+        tuple(sorted(buckets.items())),
+    )
+
+
 def _summary(
     requests: float, errors: float, client_errors: float, buckets: tuple[tuple[float, float], ...]
 ) -> TrafficSummary:

@@ -17,7 +17,6 @@ from ..api.trainingjob import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     Split,
-    Threshold,
 )
 
 
@@ -114,18 +113,3 @@ def evaluate(
         for name, value in score(model, x.iloc[test], y.iloc[test], names).items():
             per_metric.setdefault(name, []).append(value)
     return {name: round(float(np.mean(values)), 6) for name, values in per_metric.items()}
-
-
-def acceptance_failures(metrics: dict[str, float], thresholds: list[Threshold]) -> list[str]:
-    """Each failed threshold as e.g. 'accuracy 0.81 < min 0.9'."""
-    failures = []
-    for t in thresholds:
-        value = metrics.get(t.metric)
-        if value is None:
-            failures.append(f"{t.metric} was not computed, cannot check the threshold")
-            continue
-        if t.min is not None and value < t.min:
-            failures.append(f"{t.metric} {value:.4g} < min {t.min:g}")
-        if t.max is not None and value > t.max:
-            failures.append(f"{t.metric} {value:.4g} > max {t.max:g}")
-    return failures

@@ -19,7 +19,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pydantic import ValidationError
 
-from ..api.trainingjob import TrainingJobSpec, task_of
+from ..api.trainingjob import TrainingJobSpec, acceptance_failures, task_of
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
@@ -32,7 +32,7 @@ from .common import (
     report,
 )
 from .estimators import build_pipeline, effective_params, validate_hyperparameters
-from .evaluate import acceptance_failures, evaluate, metric_names
+from .evaluate import evaluate, metric_names
 from .export import export, signature
 from .snapshot import read_parquet
 

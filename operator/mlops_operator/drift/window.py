@@ -1,0 +1,151 @@
+"""One DriftMonitor check, end to end: read the reference profile and the current window,
+run `check_drift`. Blocking I/O and CPU work: the operator runs `run_check` in a worker
+thread, never on its event loop.
+
+The current window is either the model server's request samples
+(`samples/<ns>/<deployment>/<version>/<UTC timestamp>-<hex>.parquet`, see
+serving/sampling.py) or a Dataset snapshot (batch drift).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import pandas as pd
+
+from ..artifacts import ArtifactError, Store
+from .check import DriftReport, check_drift
+from .profile import ReferenceProfile
+
+# `<UTC timestamp>-<hex>.parquet`, the timestamp as `%Y%m%dT%H%M%S%fZ` (serving/sampling.py).
+SAMPLE_FILE = re.compile(r"^(\d{8}T\d{6})(\d{6})Z-[0-9a-f]+\.parquet$")
+
+Failure = Literal["reference", "window", "features"]
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """Everything a check needs, decided by reconcile/driftmonitor.py."""
+
+    reference_uri: str
+    source_uri: str  # a samples directory or a snapshot file
+    source: Literal["samples", "snapshot"]
+    rows: int | None = None  # newest rows kept
+    since: datetime | None = None  # samples written at or after this moment
+    features: tuple[str, ...] | None = None
+    numeric_test: str = "ks"
+    categorical_test: str = "chisquare"
+    p_value: float = 0.05
+    distance: float = 0.1
+    psi: float = 0.2
+    drift_share: float = 0.5
+    correction: str = "none"
+    min_samples: int = 100
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    samples: int
+    files: int = 0
+    report: DriftReport | None = None  # None: too few samples, or a failure
+    failure: Failure | None = None
+    message: str = ""
+
+    @property
+    def insufficient(self) -> bool:
+        return self.failure is None and self.report is None
+
+
+def sample_time(uri: str) -> datetime | None:
+    """When a sample file was written, from its name; None for files that are not samples."""
+    match = SAMPLE_FILE.match(uri.rstrip("/").rsplit("/", 1)[-1])
+    if not match:
+        return None
+    try:
+        moment = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
+    except ValueError:
+        return None
+    return moment.replace(microsecond=int(match.group(2)), tzinfo=UTC)
+
+
+def select_files(uris: list[str], since: datetime | None) -> list[str]:
+    """Sample files newest first, those written before `since` left out; other files ignored."""
+    dated = [(t, u) for u in uris if (t := sample_time(u)) is not None]
+    dated.sort(key=lambda pair: (pair[0], pair[1]), reverse=True)
+    return [u for t, u in dated if since is None or t >= since]
+
+
+def read_samples(store: Store, newest_first: list[str], rows: int | None) -> pd.DataFrame:
+    """The newest `rows` sampled rows (all of them when rows is None), oldest first.
+
+    Files are read newest first and reading stops once `rows` rows are in hand; within a
+    file rows are in arrival order, so the oldest file read contributes its last rows.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    total = 0
+    for uri in newest_first:
+        table = pq.read_table(io.BytesIO(store.read_bytes(uri)))
+        tables.append(table)
+        total += table.num_rows
+        if rows is not None and total >= rows:
+            break
+    if not tables:
+        return pd.DataFrame()
+    combined = pa.concat_tables(list(reversed(tables)), promote_options="default")
+    if rows is not None and combined.num_rows > rows:
+        combined = combined.slice(combined.num_rows - rows)
+    return combined.to_pandas()
+
+
+def read_snapshot(store: Store, uri: str, rows: int | None) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(io.BytesIO(store.read_bytes(uri))).to_pandas()
+    if rows is not None and len(frame) > rows:
+        frame = frame.iloc[len(frame) - rows :]
+    return frame
+
+
+def run_check(store: Store, plan: CheckPlan) -> CheckOutcome:
+    """Read, compare, report. Never raises for bad data: a failure is part of the outcome."""
+    try:
+        profile = ReferenceProfile.from_json(store.read_bytes(plan.reference_uri))
+    except (ArtifactError, ValueError, KeyError) as err:
+        return CheckOutcome(0, failure="reference", message=f"{plan.reference_uri}: {err}")
+    files = 0
+    try:
+        if plan.source == "samples":
+            chosen = select_files(store.list(plan.source_uri), plan.since)
+            window = read_samples(store, chosen, plan.rows)
+            files = len(chosen)
+        else:
+            window = read_snapshot(store, plan.source_uri, plan.rows)
+            files = 1
+    except (ArtifactError, OSError, ValueError) as err:
+        return CheckOutcome(0, failure="window", message=f"{plan.source_uri}: {err}")
+    samples = len(window)
+    if samples < plan.min_samples:
+        return CheckOutcome(samples, files)
+    try:
+        report = check_drift(
+            profile,
+            window,
+            features=list(plan.features) if plan.features else None,
+            numeric_test=plan.numeric_test,
+            categorical_test=plan.categorical_test,
+            p_value=plan.p_value,
+            distance=plan.distance,
+            psi=plan.psi,
+            drift_share=plan.drift_share,
+            correction=plan.correction,
+        )
+    except ValueError as err:
+        return CheckOutcome(samples, files, failure="features", message=str(err))
+    return CheckOutcome(samples, files, report=report)

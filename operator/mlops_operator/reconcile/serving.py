@@ -1,0 +1,272 @@
+"""The children of a ModelDeployment: model-server Deployments, their Service and HPA.
+
+Pure manifest builders. The stable Deployment carries the serving version; during a canary a
+second Deployment runs the new version, and one Service selects both, so traffic splits by
+replica ratio without a service mesh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..api.modeldeployment import ModelDeploymentSpec
+from ..api.modelversion import ModelVersionSpec
+from ..artifacts import paths
+from ..config import OperatorConfig
+from .names import child_name
+from .pods import container_security, pod_security, store_env, volumes
+
+Track = Literal["stable", "canary"]
+
+KIND_LABEL = "mlops.dev/modeldeployment"
+TRACK_LABEL = "mlops.dev/track"
+VERSION_LABEL = "mlops.dev/model-version"
+SPEC_HASH = "mlops.dev/spec-hash"
+HTTP_PORT = 8080
+SERVICE_PORT = 80
+CONTAINER = "server"
+# The server stops answering ready, drains for ~5 s, then waits up to 20 s for requests.
+TERMINATION_GRACE_SECONDS = 30
+
+
+def stable_name(deployment: str) -> str:
+    return deployment[:63].rstrip("-")
+
+
+def canary_name(deployment: str) -> str:
+    return child_name(deployment, "canary")
+
+
+def service_name(deployment: str) -> str:
+    return stable_name(deployment)
+
+
+def url(deployment: str, namespace: str) -> str:
+    return f"http://{service_name(deployment)}.{namespace}.svc.cluster.local"
+
+
+def selector(deployment: str, track: Track | None = None) -> dict[str, str]:
+    labels = {KIND_LABEL: deployment}
+    if track:
+        labels[TRACK_LABEL] = track
+    return labels
+
+
+def split_replicas(total: int, weight: int) -> tuple[int, int]:
+    """(stable, canary) replicas for a traffic weight in %: at least one of each below 100 %."""
+    if weight >= 100:
+        return 0, max(total, 1)
+    canary = max(1, math.ceil(total * weight / 100))
+    stable = max(1, total - canary)
+    return stable, canary
+
+
+def effective_weight(stable: int, canary: int) -> int:
+    return round(100 * canary / (stable + canary)) if stable + canary else 0
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The ModelDeployment as its children see it."""
+
+    namespace: str
+    name: str
+    owner_reference: dict[str, Any]
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the Deployment of one track should run."""
+
+    track: Track
+    version_name: str  # the ModelVersion object's name
+    version: ModelVersionSpec
+    replicas: int | None  # None: an HPA owns the replica count
+
+
+def server_env(
+    namespace: str, deployment: str, spec: ModelDeploymentSpec, workload: Workload, store: str
+) -> list[dict[str, Any]]:
+    mv = workload.version
+    sample_uri = (
+        f"{store.rstrip('/')}/{paths.samples_dir(namespace, deployment, workload.version_name)}"
+    )
+    values = {
+        "MLOPS_SERVE_MODEL_NAME": mv.model,
+        "MLOPS_SERVE_MODEL_VERSION": str(mv.version),
+        "MLOPS_SERVE_ARTIFACT_URI": mv.artifact.uri,
+        "MLOPS_SERVE_FORMAT": mv.artifact.format,
+        "MLOPS_SERVE_SHA256": mv.artifact.sha256,
+        "MLOPS_SERVE_SIGNATURE": json.dumps(mv.signature.wire(), separators=(",", ":")),
+        "MLOPS_SERVE_TASK": mv.task,
+        "MLOPS_SERVE_PORT": str(HTTP_PORT),
+        "MLOPS_SERVE_SAMPLE_RATE": str(spec.sampling.rate),
+        "MLOPS_SERVE_SAMPLE_BATCH_SIZE": str(spec.sampling.batch_size),
+        "MLOPS_SERVE_SAMPLE_URI": sample_uri,
+    }
+    return [{"name": k, "value": v} for k, v in values.items()]
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def deployment_manifest(
+    parent: Parent, spec: ModelDeploymentSpec, workload: Workload, config: OperatorConfig
+) -> dict[str, Any]:
+    namespace, deployment, labels = parent.namespace, parent.name, parent.labels
+    track_labels = {
+        **labels,
+        **selector(deployment, workload.track),
+        VERSION_LABEL: workload.version_name,
+    }
+    pod_volumes, mounts = volumes(config)
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.image or config.image,
+        "imagePullPolicy": config.image_pull_policy,
+        "args": ["serve"],
+        "env": server_env(namespace, deployment, spec, workload, config.store_uri)
+        + store_env(config),
+        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "readinessProbe": _probe("/v2/health/ready", 2, 2),
+        "livenessProbe": _probe("/v2/health/live", 10, 3),
+        "startupProbe": _probe("/v2/health/live", 2, 60),
+        "securityContext": container_security(),
+        "volumeMounts": mounts,
+    }
+    if spec.resources:
+        container["resources"] = spec.resources.wire()
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "securityContext": pod_security(),
+        "volumes": pod_volumes,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+        "automountServiceAccountToken": False,
+    }
+    if config.service_account:
+        pod_spec["serviceAccountName"] = config.service_account
+    rolling = spec.strategy.rolling_update
+    deployment_spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector(deployment, workload.track)},
+        "progressDeadlineSeconds": spec.progress_deadline_seconds,
+        "revisionHistoryLimit": 3,
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {
+                "maxSurge": rolling.max_surge if rolling else "25%",
+                "maxUnavailable": rolling.max_unavailable if rolling else 0,
+            },
+        },
+        "template": {
+            "metadata": {
+                "labels": track_labels,
+                "annotations": {
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(HTTP_PORT),
+                    "prometheus.io/path": "/metrics",
+                },
+            },
+            "spec": pod_spec,
+        },
+    }
+    if workload.replicas is not None:
+        deployment_spec["replicas"] = workload.replicas
+    name = stable_name(deployment) if workload.track == "stable" else canary_name(deployment)
+    return _hashed(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {**labels, TRACK_LABEL: workload.track},
+                "ownerReferences": [parent.owner_reference],
+            },
+            "spec": deployment_spec,
+        }
+    )
+
+
+def service_manifest(parent: Parent) -> dict[str, Any]:
+    return _hashed(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": service_name(parent.name),
+                "namespace": parent.namespace,
+                "labels": parent.labels,
+                "ownerReferences": [parent.owner_reference],
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector(parent.name),
+                "ports": [
+                    {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
+                ],
+            },
+        }
+    )
+
+
+def autoscaler_manifest(parent: Parent, spec: ModelDeploymentSpec) -> dict[str, Any] | None:
+    scaling = spec.autoscaling
+    if scaling is None:
+        return None
+    return _hashed(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {
+                "name": stable_name(parent.name),
+                "namespace": parent.namespace,
+                "labels": parent.labels,
+                "ownerReferences": [parent.owner_reference],
+            },
+            "spec": {
+                "scaleTargetRef": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": stable_name(parent.name),
+                },
+                "minReplicas": scaling.min_replicas,
+                "maxReplicas": scaling.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "averageUtilization": scaling.target_cpu_utilization_percentage,
+                            },
+                        },
+                    }
+                ],
+            },
+        }
+    )
+
+
+def _hashed(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Annotate the manifest with a hash of itself, so an unchanged child is not re-applied."""
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+    manifest["metadata"].setdefault("annotations", {})[SPEC_HASH] = digest
+    return manifest
+
+
+def spec_hash(obj: dict[str, Any] | None) -> str | None:
+    if not obj:
+        return None
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(SPEC_HASH)
