@@ -137,8 +137,10 @@ def decide(
         )
     except ValidationError as error:
         decision = Decision(status={"phase": "Failed"})
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
         decision.conditions.append(
-            Cond("Ready", "False", "InvalidSpec", str(error).splitlines()[0])
+            Cond("Ready", "False", reasons.INVALID_SPEC, f"{where}: {first['msg']}")
         )
         decision.done = True
         return Plan(decision)
@@ -219,7 +221,7 @@ class _Rollout:
             )
             return
         started = self._start(target)
-        if self.world.stable.complete(target.name):
+        if self.world.stable.complete(target.name, self._total()):
             self._promote(target.name)
             return
         trouble = self._failure(self.world.stable, target.name, started)
@@ -252,7 +254,7 @@ class _Rollout:
             )
         self._clear_rollout()
         stable = self.world.stable
-        if stable.complete(serving):
+        if stable.complete(serving, self._total()):
             self._set(
                 "Healthy",
                 Cond(
@@ -322,7 +324,7 @@ class _Rollout:
         pause_started = parse_time(old.pause_started_at) if old and old.pause_started_at else None
         view = self.world.canary
         trouble = self._failure(view, target, step_started)
-        if trouble is None and view.complete(target) and pause_started is None:
+        if trouble is None and view.complete(target, canary_replicas) and pause_started is None:
             pause_started = self.now
         self._canary_status(step, stable_replicas, canary_replicas, step_started, pause_started)
         label = f"step {step + 1}/{len(canary.steps)} ({weight}%)"
@@ -384,7 +386,7 @@ class _Rollout:
 
     def _settle_stable(self, serving: str, target: str, started: datetime) -> None:
         stable = self.world.stable
-        if stable.complete(target):
+        if stable.complete(target, self._total()):
             self._remove_canary()
             self._promote(target)
             return

@@ -41,14 +41,17 @@ class DeploymentView:
     message: str = ""
     spec_hash: str | None = None
 
-    def complete(self, version: str) -> bool:
-        """Every replica runs `version` and is available; no old replica is left."""
+    def complete(self, version: str, replicas: int | None = None) -> bool:
+        """Every replica runs `version` and is available; no old replica is left.
+        `replicas`: the count just asked for, which the observed spec may not show yet."""
+        wanted = self.replicas if replicas is None else replicas
         return (
             self.exists
             and self.current
             and self.version == version
-            and self.updated >= self.replicas
-            and self.available >= self.replicas
+            and self.replicas == wanted
+            and self.updated >= wanted
+            and self.available >= wanted
             and self.total == self.updated
         )
 
