@@ -88,9 +88,7 @@ def namespace() -> dict[str, Any]:
 
 
 def _dump(docs: list[dict[str, Any]]) -> str:
-    return HEADER + "---\n".join(
-        yaml.safe_dump(doc, sort_keys=False, width=100) for doc in docs
-    )
+    return HEADER + "---\n".join(yaml.safe_dump(doc, sort_keys=False, width=100) for doc in docs)
 
 
 def wanted() -> dict[str, str]:
