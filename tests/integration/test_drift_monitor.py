@@ -12,7 +12,9 @@ version stays the one set here (the test waits until it reads back that way).
 from __future__ import annotations
 
 import io
+import json
 import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,7 +211,7 @@ def test_drift_series_reach_prometheus_and_vanish_with_the_monitor(
         assert all(by_name[n]["drifted"] for n in inputs[2:])
         assert all(by_name[n]["test"] == "ks" and by_name[n]["pValue"] < 0.05 for n in inputs[2:])
         assert status["driftShare"] >= 0.5
-        print("\nDriftMonitor status after drift:\n" + _yaml(status))
+        report("DriftMonitor status after drift", _yaml(status))
 
         selector = f'namespace="{namespace}",monitor="live"'
         flagged = wait_for(
@@ -227,8 +229,8 @@ def test_drift_series_reach_prometheus_and_vanish_with_the_monitor(
         drifting = prometheus.query(
             f'sum by (monitor) (mlops_feature_drifted{{namespace="{namespace}"}}) > 0'
         )
-        print("PromQL mlops_feature_drifted: "
-              + str(prometheus.query(f"mlops_feature_drifted{{{selector}}}")))  # fmt: skip
+        query = f"mlops_feature_drifted{{{selector}}}"
+        report(f"PromQL {query}", json.dumps(prometheus.query(query), indent=1))
         assert [r["metric"]["monitor"] for r in drifting] == ["live"]
 
         objects.delete("DriftMonitor", "live")
@@ -328,6 +330,11 @@ def test_retrain_once_per_cooldown_even_across_a_restart(
         wait_for(lambda: series(prometheus, failures) == {"": 1.0}, 30, what="failure counted")
         # still within the cooldown: no second TrainingJob although the first one failed
         assert [t["metadata"]["name"] for t in retrains()] == ["retrainer-retrain-1"]
+
+
+def report(title: str, text: str) -> None:
+    """Shown with `pytest -s`: KopfRunner swaps sys.stdout while the operator runs."""
+    print(f"\n{title}:\n{text}", file=sys.__stdout__, flush=True)
 
 
 def _yaml(document: Any) -> str:
