@@ -14,8 +14,9 @@
 # Environment:
 #   CONTAINERD_ADDRESS       containerd socket (default: the local cluster's, else
 #                            /run/containerd/containerd.sock); import skipped if absent
-#   BUILDAH_STORAGE_DRIVER   vfs: use buildah's vfs driver (own root under
+#   BUILDAH_STORAGE_DRIVER   vfs: use buildah's vfs driver (own root, by default
 #                            /var/lib/containers/storage-vfs) when overlay misbehaves
+#   BUILDAH_ROOT             a separate buildah storage root (cold builds, experiments)
 #   DEBIAN_MIRROR            mirror for debootstrap (default: the one apt uses here)
 #   MLOPS_IMAGE_CACHE        archive directory (default ~/.cache/mlops-operator/images)
 set -euo pipefail
@@ -31,7 +32,11 @@ ARCHIVE=$CACHE/mlops-operator-$VERSION.tar
 
 BUILDAH_GLOBAL_OPTS=
 if [ "${BUILDAH_STORAGE_DRIVER:-}" = vfs ]; then
-  BUILDAH_GLOBAL_OPTS="--storage-driver vfs --root /var/lib/containers/storage-vfs"
+  BUILDAH_ROOT=${BUILDAH_ROOT:-/var/lib/containers/storage-vfs}
+  BUILDAH_GLOBAL_OPTS="--storage-driver vfs"
+fi
+if [ -n "${BUILDAH_ROOT:-}" ]; then
+  BUILDAH_GLOBAL_OPTS+=" --root $BUILDAH_ROOT --runroot $BUILDAH_ROOT.run"
 fi
 export BUILDAH_GLOBAL_OPTS
 buildah=(buildah $BUILDAH_GLOBAL_OPTS)
@@ -93,7 +98,7 @@ fi
 ca_bundle=${PIP_CERT:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}}
 secret=()
 [ -s "$ca_bundle" ] && secret=(--secret "id=build-ca,src=$ca_bundle")
-"${buildah[@]}" bud --pull=never --isolation=chroot --layers --quiet \
+"${buildah[@]}" bud --pull=never --isolation=chroot --layers --force-rm --quiet \
   --build-arg BASE_IMAGE="$BASE_NAME" \
   --build-arg VERSION="$VERSION" "${secret[@]}" \
   -t "$IMAGE" . >/dev/null
@@ -114,7 +119,7 @@ fi
 
 address=${CONTAINERD_ADDRESS:-}
 if [ -z "$address" ]; then
-  for candidate in /run/mlops-cluster/containerd/containerd.sock /run/containerd/containerd.sock; do
+  for candidate in /run/mlops-cluster/containerd.sock /run/mlops-cluster/containerd/containerd.sock /run/containerd/containerd.sock; do
     if [ -S "$candidate" ]; then address=$candidate; break; fi
   done
 fi
