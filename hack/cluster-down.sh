@@ -9,10 +9,11 @@
 set -euo pipefail
 source "$(dirname "$0")/cluster/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "run as root"
+lock_cluster
 START=$SECONDS
 
-# 1. kubelet first, so it does not restart what we stop next.
-stop kubelet
+# 1. kubelet first, so it does not restart what we stop next; the volume recycler.
+stop kubelet pv-recycler
 
 # 2. every pod sandbox through CRI: stops containers, runs CNI DEL (veth, IPAM, masquerade rules),
 #    removes the network namespace.
@@ -36,7 +37,7 @@ fi
 #    socket address, which no other containerd uses).
 stop containerd
 for proc in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null) || continue
+  cmd=$(tr '\0' ' ' 2>/dev/null <"$proc/cmdline") || continue
   case "$cmd" in
     *containerd-shim*"-address $CONTAINERD_SOCK "*)
       kill -KILL "${proc#/proc/}" 2>/dev/null && log "killed leftover shim ${proc#/proc/}" ;;
@@ -50,7 +51,9 @@ if is_running kube-proxy; then
 fi
 
 # 5. control plane.
-for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$name"; done
+stop kube-scheduler kube-controller-manager
+stop kube-apiserver
+stop etcd
 
 # 6. mounts under our directories (kubelet's projected volumes, containerd's rootfs and shm).
 for dir in "$STATE" "$RUN"; do
@@ -66,6 +69,19 @@ iptables -t nat -S POSTROUTING 2>/dev/null | { grep -F "\\\"$CNI_NETWORK\\\"" ||
   eval "iptables -t nat ${rule/#-A /-D }" 2>/dev/null || true
   if [ -n "$chain" ]; then iptables -t nat -F "$chain" 2>/dev/null && iptables -t nat -X "$chain" 2>/dev/null || true; fi
   log "removed leftover masquerade rule -> $chain"
+done
+# The kubelet's own chains (kube-proxy --cleanup leaves them): its canaries, the iptables-mode
+# hint and KUBE-FIREWALL (drops non-loopback traffic to 127.0.0.0/8).
+for cmd in iptables ip6tables; do
+  for table in filter nat mangle; do
+    for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+      "$cmd" -t "$table" -S "$chain" >/dev/null 2>&1 || continue
+      for parent in INPUT OUTPUT FORWARD PREROUTING POSTROUTING; do
+        while "$cmd" -t "$table" -D "$parent" -j "$chain" 2>/dev/null; do :; done
+      done
+      "$cmd" -t "$table" -F "$chain" 2>/dev/null && "$cmd" -t "$table" -X "$chain" 2>/dev/null || true
+    done
+  done
 done
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link delete "$BRIDGE" && log "removed bridge $BRIDGE"

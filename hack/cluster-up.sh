@@ -13,6 +13,7 @@ TIMEOUT=${CLUSTER_UP_TIMEOUT:-180}
 START=$SECONDS
 
 [ "$(id -u)" -eq 0 ] || die "run as root (containerd, kubelet and iptables need it)"
+lock_cluster
 for tool in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd; do
   [ -x "$BIN/$tool" ] || die "$BIN/$tool is missing: run make tools"
 done
@@ -104,7 +105,7 @@ ensure kube-scheduler "$SCHEDULER_PORT" "$BIN/kube-scheduler" \
 
 # ---- CNI: one bridge for all pods, host-local IPAM over the whole pod CIDR
 mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
-cat >"$STATE/cni/net.d/10-$CNI_NETWORK.conflist" <<CNI
+write_if_changed "$STATE/cni/net.d/10-$CNI_NETWORK.conflist" <<CNI
 {
   "cniVersion": "1.0.0",
   "name": "$CNI_NETWORK",
@@ -128,7 +129,7 @@ cat >"$STATE/cni/net.d/10-$CNI_NETWORK.conflist" <<CNI
 CNI
 
 # ---- containerd (its own config, root and sockets; never the system's /run/containerd)
-cat >"$CONTAINERD_CONFIG" <<TOML
+write_if_changed "$CONTAINERD_CONFIG" <<TOML
 version = 2
 root = "$STATE/containerd/root"
 state = "$RUN/containerd"
@@ -168,7 +169,7 @@ import_images
 
 # ---- kubelet
 mkdir -p "$STATE/kubelet" "$STATE/pod-logs"
-cat >"$STATE/kubelet.yaml" <<YAML
+write_if_changed "$STATE/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: 0.0.0.0
@@ -206,7 +207,7 @@ ensure kubelet "$KUBELET_PORT $KUBELET_HEALTHZ_PORT" "$BIN/kubelet" --config "$S
     --node-labels "mlops.dev/local-cluster=true" --v 1
 
 # ---- kube-proxy
-cat >"$STATE/kube-proxy.yaml" <<YAML
+write_if_changed "$STATE/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
@@ -232,6 +233,7 @@ wait_until "$TIMEOUT" "node $NODE_NAME Ready" node_ready \
   || die "node $NODE_NAME is not Ready; see $LOGS/kubelet.log and $LOGS/containerd.log"
 kubectl_admin label node "$NODE_NAME" --overwrite node-role.kubernetes.io/control-plane= node-role.kubernetes.io/worker= >/dev/null
 bash "$ROOT/hack/cluster/storage.sh"
+ensure pv-recycler "" bash "$ROOT/hack/cluster/storage.sh" recycle-loop "$STATE"
 
 if [ "$STARTED" = 0 ]; then
   log "already running"

@@ -39,8 +39,15 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 E2E_IMAGE=mlops.local/e2e-http:v1
 ADMIN_KUBECONFIG="$STATE/admin.kubeconfig"
 
-# Every component, in start order. cluster-down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+# Every process cluster-up starts and tracks (pid files in $PIDS).
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy pv-recycler)
+
+# One cluster-up or cluster-down at a time (concurrent test sessions may both call cluster-up).
+lock_cluster() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/cluster.lock"
+  flock -w 600 9 || die "another cluster-up/cluster-down holds $CACHE/cluster.lock"
+}
 
 log() { printf '[cluster] %s\n' "$*"; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -74,7 +81,7 @@ start() {
   local name=$1; shift
   mkdir -p "$LOGS" "$PIDS"
   printf '\n==== %s %s\n' "$(date -Is)" "$*" >>"$LOGS/$name.log"
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
   echo $! >"$PIDS/$name.pid"
   fingerprint "$@" >"$PIDS/$name.fingerprint"
 }
@@ -110,22 +117,39 @@ ensure() {
   STARTED=1
 }
 
-# stop NAME: SIGTERM, wait up to 20s, then SIGKILL. Only ever a pid we recorded.
+# stop NAME...: SIGTERM to all of them at once, wait up to 20s, then SIGKILL. Only pids we recorded.
 stop() {
-  local name=$1 pid i
-  pid=$(component_pid "$name") || { rm -f "$PIDS/$name.pid"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
-    [ -d "/proc/$pid" ] || break
-    sleep 0.5
+  local name pid i alive
+  local -A pids=()
+  for name in "$@"; do
+    if pid=$(component_pid "$name"); then
+      pids[$name]=$pid
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDS/$name.pid" "$PIDS/$name.fingerprint"
   done
-  if [ -d "/proc/$pid" ]; then
-    log "$name ($pid) ignored SIGTERM; killing"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
-  rm -f "$PIDS/$name.pid"
-  log "stopped $name ($pid)"
+  for i in $(seq 1 100); do
+    alive=0
+    for name in "${!pids[@]}"; do [ -d "/proc/${pids[$name]}" ] && alive=1; done
+    [ $alive = 1 ] || break
+    sleep 0.2
+  done
+  for name in "${!pids[@]}"; do
+    pid=${pids[$name]}
+    if [ -d "/proc/$pid" ]; then
+      log "$name ($pid) ignored SIGTERM for 20s; killing"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "stopped $name ($pid)"
+  done
+}
+
+# write_if_changed FILE < content: leave FILE untouched when the content is the same
+# (kube-proxy exits when its config file is written to, even with identical content).
+write_if_changed() {
+  local tmp="$1.tmp.$$"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
 }
 
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }

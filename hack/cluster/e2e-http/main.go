@@ -4,6 +4,7 @@
 //	e2e-http serve [-addr :8080]   answers "<hostname> <remote addr>\n" on every path
 //	e2e-http get URL [-sa]         prints the status and body; -sa sends the pod's
 //	                               service-account token and trusts its CA (for kubernetes.default)
+//	e2e-http write PATH TEXT       writes TEXT to PATH, reads it back and prints it
 //	e2e-http sleep                 waits for SIGTERM
 package main
 
@@ -24,7 +25,7 @@ const saDir = "/var/run/secrets/kubernetes.io/serviceaccount/"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: e2e-http serve|get|sleep")
+		fmt.Fprintln(os.Stderr, "usage: e2e-http serve|get|write|sleep")
 		os.Exit(2)
 	}
 	flags := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -45,6 +46,18 @@ func main() {
 		}
 	case "get":
 		os.Exit(get(flags.Arg(0), *sa, *timeout))
+	case "write":
+		path, text := flags.Arg(0), flags.Arg(1)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		back, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("wrote %s: %s\n", path, back)
 	case "sleep":
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)

@@ -1,0 +1,5 @@
+"""The e2e tier: fixtures for the local single-node cluster (tests/support/local_cluster.py)."""
+
+from tests.support.local_cluster import cluster_api, local_cluster, namespace
+
+__all__ = ["cluster_api", "local_cluster", "namespace"]
