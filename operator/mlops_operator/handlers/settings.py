@@ -9,15 +9,14 @@ import kopf
 from prometheus_client import start_http_server
 
 from .. import metrics
-from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_VERSION, TRAINING_JOB
+from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
 from ..config import OperatorConfig
 from ..kube import client as kube_client
 
 log = logging.getLogger("mlops_operator")
 FINALIZER = "mlops.dev/finalizer"
-# Kinds with a controller in this release; ModelDeployment and DriftMonitor are admitted and
-# validated by the API server, and get their controllers with serving and drift monitoring.
-RECONCILED = (DATASET, TRAINING_JOB, MODEL_VERSION, DRIFT_MONITOR)
+# Every kind has a controller; the startup log names them.
+RECONCILED = (DATASET, TRAINING_JOB, MODEL_VERSION, MODEL_DEPLOYMENT, DRIFT_MONITOR)
 
 _metrics_started: set[int] = set()
 
