@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/bin:$(PATH)
 
-.PHONY: help venv packages tools crds lint test test-unit test-integration test-e2e bench run control-plane image cluster-up cluster-down clean
+.PHONY: help venv packages tools crds install-manifests lint test test-unit test-integration test-e2e bench run demo control-plane image cluster-up cluster-down clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,12 +24,16 @@ packages: ## install the Debian packages the tests and the local cluster need (r
 tools: ## build the pinned Kubernetes components, etcd, helm, kubeconform into bin/ (cached)
 	bash hack/build-tools.sh
 
-crds: venv ## regenerate crds/ from the API models
+crds: venv ## regenerate crds/ from the API models, and their copies in the chart and manifests/install
 	$(VENV)/bin/mlops-operator crds --output-dir crds
+	bash hack/sync-chart-crds.sh
+
+install-manifests: venv tools ## regenerate manifests/install (kubectl apply -k) from the Helm chart
+	$(PY) hack/render-install.py
 
 lint: venv ## ruff, mypy and the layer contracts
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check operator tests bench hack
+	$(VENV)/bin/ruff format --check operator tests bench hack
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -45,7 +45,9 @@ def deb822_entries(text: str) -> list[tuple[str, list[str], list[str]]]:
         if fields.get("enabled", "yes").lower() == "no":
             continue
         for uri in fields.get("uris", "").split():
-            entries.append((uri, fields.get("suites", "").split(), fields.get("components", "").split()))
+            entries.append(
+                (uri, fields.get("suites", "").split(), fields.get("components", "").split())
+            )
     return entries
 
 
