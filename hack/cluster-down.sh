@@ -33,9 +33,12 @@ if is_running containerd; then
   done
 fi
 
-# 3. containerd, then any runc shim it started that outlived it (their command line carries our
-#    socket address, which no other containerd uses).
-stop containerd
+# 3. containerd, kube-proxy, scheduler and controller-manager together (each takes ~2 s to shut
+#    down gracefully), then any runc shim containerd started that outlived it (their command line
+#    carries our socket address, which no other containerd uses).
+proxy_was_running=0
+is_running kube-proxy && proxy_was_running=1
+stop containerd kube-proxy kube-scheduler kube-controller-manager
 for proc in /proc/[0-9]*; do
   cmd=$(tr '\0' ' ' 2>/dev/null <"$proc/cmdline") || continue
   case "$cmd" in
@@ -44,14 +47,12 @@ for proc in /proc/[0-9]*; do
   esac
 done
 
-# 4. kube-proxy and its iptables rules.
-if is_running kube-proxy; then
-  stop kube-proxy
+# 4. kube-proxy's iptables rules.
+if [ $proxy_was_running = 1 ]; then
   "$BIN/kube-proxy" --cleanup --v 0 >>"$LOGS/kube-proxy.log" 2>&1 || log "kube-proxy --cleanup reported errors; see $LOGS/kube-proxy.log"
 fi
 
-# 5. control plane.
-stop kube-scheduler kube-controller-manager
+# 5. the API server, then etcd (an API server whose etcd is gone waits 20 s to shut down).
 stop kube-apiserver
 stop etcd
 

@@ -240,14 +240,13 @@ if [ "$STARTED" = 0 ]; then
   print_env
   exit 0
 fi
-if ! kubectl_admin -n kube-system get pod cluster-smoke >/dev/null 2>&1; then
-  kubectl_admin -n kube-system run cluster-smoke --image "$E2E_IMAGE" --image-pull-policy Never \
-    --restart Never -- sleep >/dev/null
-fi
-if ! kubectl_admin -n kube-system wait --for=condition=Ready pod/cluster-smoke --timeout "${TIMEOUT}s" >/dev/null; then
-  kubectl_admin -n kube-system describe pod cluster-smoke | tail -20
+SMOKE=cluster-smoke-$(date +%s)
+kubectl_admin -n kube-system run "$SMOKE" --image "$E2E_IMAGE" --image-pull-policy Never \
+  --restart Never --labels app.kubernetes.io/part-of=mlops-local-cluster -- sleep >/dev/null
+if ! kubectl_admin -n kube-system wait --for=condition=Ready "pod/$SMOKE" --timeout "${TIMEOUT}s" >/dev/null; then
+  kubectl_admin -n kube-system describe pod "$SMOKE" | tail -20
   die "the smoke pod did not start; see $LOGS/kubelet.log and $LOGS/containerd.log"
 fi
-log "smoke pod running at $(kubectl_admin -n kube-system get pod cluster-smoke -o jsonpath='{.status.podIP}')"
-kubectl_admin -n kube-system delete pod cluster-smoke --grace-period 0 --wait=false >/dev/null
+log "smoke pod running at $(kubectl_admin -n kube-system get pod "$SMOKE" -o jsonpath='{.status.podIP}')"
+kubectl_admin -n kube-system delete pod "$SMOKE" --grace-period 0 --wait=false >/dev/null
 print_env
