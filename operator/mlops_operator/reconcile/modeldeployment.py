@@ -276,17 +276,7 @@ class _Rollout:
         self._stable(serving, self._total())
         self._remove_canary()
         self._clear_rollout()
-        self._set(
-            "RolledBack",
-            Cond(
-                "Ready",
-                "False",
-                reasons.ROLLED_BACK,
-                f"serving {serving}; "
-                + _held_message(target, f"{failed.reason}: {failed.message}"),
-            ),
-            progressing=Cond("Progressing", "False", reasons.ROLLOUT_ABORTED, failed.message),
-        )
+        self._set_rolled_back(serving, target, Trouble(failed.reason, failed.message))
 
     def _roll_out(self, serving: str, target: Target) -> None:
         started = self._start(target, was=serving)
@@ -450,15 +440,13 @@ class _Rollout:
             f"rolled back from {target} to {serving}: {trouble.reason}: {trouble.message}; "
             f"{target} is not retried until the spec changes",
         )
+        self._set_rolled_back(serving, target, trouble)
+
+    def _set_rolled_back(self, serving: str, target: str, trouble: Trouble) -> None:
+        held = _held_message(target, f"{trouble.reason}: {trouble.message}")
         self._set(
             "RolledBack",
-            Cond(
-                "Ready",
-                "False",
-                reasons.ROLLED_BACK,
-                f"serving {serving}; "
-                + _held_message(target, f"{trouble.reason}: {trouble.message}"),
-            ),
+            Cond("Ready", "False", reasons.ROLLED_BACK, f"serving {serving}; {held}"),
             progressing=Cond("Progressing", "False", reasons.ROLLOUT_ABORTED, trouble.message),
         )
 
