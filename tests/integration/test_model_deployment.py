@@ -25,6 +25,7 @@ from tests.integration.operator import running_operator
 from tests.support.cluster import Objects, wait_for
 from tests.support.control_plane import ROOT, ControlPlane
 from tests.support.pods import PodDriver
+from tests.support.prometheus import Prometheus
 from tests.unit.test_serving_fixtures import IRIS_FEATURES, Served, iris_onnx
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
@@ -477,3 +478,38 @@ def test_zero_failed_requests_during_a_rolling_update(
     assert not failures, failures[:5]
     assert not pods.errors, pods.errors[:3]
     assert answered["1"] > 20 and answered["2"] > 20
+
+
+def test_canary_aborted_by_a_prometheus_gate(
+    kube_api: kubernetes.client.ApiClient,
+    namespace: str,
+    objects: Objects,
+    versions: dict[str, Served],
+    pods: PodDriver,
+    tmp_path: Path,
+) -> None:
+    """The optional PromQL gate, answered by a real Prometheus over its HTTP API."""
+    prometheus = Prometheus(tmp_path / "prometheus", targets=[])
+    prometheus.start()
+    try:
+        canary = {
+            "type": "Canary",
+            "canary": {
+                "steps": [{"weight": 50, "pauseSeconds": 1}],
+                "analysis": {
+                    "prometheus": {"address": prometheus.url, "query": "vector(5)", "max": 1}
+                },
+            },
+        }
+        objects.create(model_deployment("iris-v1", strategy=canary))
+        pods.behaviour["iris-v2"] = "serve"
+        with running_operator(namespace):
+            wait_versions_ready(objects, list(versions))
+            wait_phase(objects, "Healthy", servingVersion="iris-v1")
+            point_at(objects, "iris-v2")
+            rolled = wait_phase(objects, "RolledBack", timeout=120)
+    finally:
+        prometheus.stop()
+    assert rolled["failedVersion"]["reason"] == "AnalysisFailed"
+    assert "Prometheus query = 5 > max 1" in rolled["failedVersion"]["message"]
+    assert rolled["servingVersion"] == "iris-v1"
