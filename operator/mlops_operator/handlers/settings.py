@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -49,10 +52,29 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
 
 
+def in_cluster_server(environ: Mapping[str, str]) -> str | None:
+    """The API server address a pod is given, as client-go's InClusterConfig reads it.
+
+    Kopf's service-account login names `https://kubernetes.default.svc`, which needs cluster
+    DNS; the kubelet's KUBERNETES_SERVICE_HOST/PORT variables do not.
+    """
+    host = environ.get("KUBERNETES_SERVICE_HOST")
+    port = environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"https://{host}:{port}"
+
+
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """In a pod: its service account; elsewhere: the kubeconfig KUBECONFIG names now."""
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    info = kopf.login_with_service_account(**kwargs)
+    if info is not None:
+        server = in_cluster_server(os.environ)
+        return dataclasses.replace(info, server=server) if server else info
+    return kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.on.probe(id="api")
