@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix="mlops.dev", key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
+    # Events say who wrote them: the From column of `kubectl describe`.
+    settings.posting.reporting_component = "mlops-operator"
+    settings.posting.reporting_instance = socket.gethostname()
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
