@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/bin:$(PATH)
+# make demo: local (this machine's cluster), current (the kubeconfig's context) or kind
+CLUSTER ?= local
 
 .PHONY: help venv packages tools crds install-manifests lint test test-unit test-integration test-e2e bench run demo control-plane image cluster-up cluster-down clean
 
@@ -50,6 +52,9 @@ test: venv tools ## everything CI runs: lint, unit and integration tiers
 bench: venv tools ## benchmarks printed side by side with their peers
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+test-e2e: venv tools image ## e2e tier on the local cluster (started by the tests when down)
+	$(VENV)/bin/pytest tests/e2e -q
+
 image: tools ## build the project image with buildah from a local Debian base; import it into containerd
 	bash hack/build-image.sh
 
@@ -62,8 +67,11 @@ cluster-down: ## stop the local cluster and remove what it started
 control-plane: venv tools ## start a local control plane and print its KUBECONFIG (Ctrl-C stops it)
 	$(PY) -m tests.support.control_plane up
 
-run: venv ## run the operator against the current kubeconfig (main job until the demo lands)
+run: venv ## run the operator against the current kubeconfig
 	$(VENV)/bin/mlops-operator run
+
+demo: venv tools ## the main job: the iris pipeline end to end on a real cluster (CLUSTER=local|current|kind)
+	CLUSTER=$(CLUSTER) bash hack/demo.sh
 
 clean:
 	rm -rf .tmp .pytest_cache .mypy_cache .ruff_cache

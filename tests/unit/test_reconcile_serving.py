@@ -63,6 +63,8 @@ def test_deployment_runs_the_server_with_the_version_it_serves() -> None:
     assert json.loads(env["MLOPS_SERVE_SIGNATURE"])["inputs"][0]["name"] == "x"
     assert env["MLOPS_SERVE_SAMPLE_URI"] == "file:///var/lib/mlops/store/samples/ns/iris/iris-v3"
     assert env["MLOPS_SERVE_SAMPLE_RATE"] == "0.1"
+    assert env["MLOPS_SERVE_SAMPLE_BATCH_SIZE"] == "256"
+    assert env["MLOPS_SERVE_SAMPLE_FLUSH_SECONDS"] == "60"
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert container["resources"] == {"requests": {"cpu": "100m"}}
@@ -73,6 +75,15 @@ def test_deployment_runs_the_server_with_the_version_it_serves() -> None:
     assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     # the server drains for ~25 s after SIGTERM; the grace period must cover it
     assert pod["spec"]["terminationGracePeriodSeconds"] > 25
+
+
+def test_sampling_settings_reach_the_server() -> None:
+    d = manifest({"sampling": {"rate": 1.0, "batchSize": 64, "flushSeconds": 10}})
+    [container] = d["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MLOPS_SERVE_SAMPLE_RATE"] == "1.0"
+    assert env["MLOPS_SERVE_SAMPLE_BATCH_SIZE"] == "64"
+    assert env["MLOPS_SERVE_SAMPLE_FLUSH_SECONDS"] == "10"
 
 
 def test_deployment_mounts_the_store_claim_and_uses_the_rolling_update_settings() -> None:

@@ -100,7 +100,13 @@ class Strategy(ApiModel):
 
 class Sampling(ApiModel):
     rate: float = Field(default=0.1, ge=0, le=1, description="Share of requests logged for drift.")
-    batch_size: int = Field(default=256, ge=1, le=100000)
+    batch_size: int = Field(default=256, ge=1, le=100000, description="Rows per sample file.")
+    flush_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="A partial sample file is written when its oldest row is this old.",
+    )
 
 
 class ModelDeploymentSpec(ApiModel):

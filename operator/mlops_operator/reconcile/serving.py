@@ -107,6 +107,7 @@ def server_env(
         "MLOPS_SERVE_PORT": str(HTTP_PORT),
         "MLOPS_SERVE_SAMPLE_RATE": str(spec.sampling.rate),
         "MLOPS_SERVE_SAMPLE_BATCH_SIZE": str(spec.sampling.batch_size),
+        "MLOPS_SERVE_SAMPLE_FLUSH_SECONDS": str(spec.sampling.flush_seconds),
         "MLOPS_SERVE_SAMPLE_URI": sample_uri,
     }
     return [{"name": k, "value": v} for k, v in values.items()]
