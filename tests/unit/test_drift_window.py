@@ -19,6 +19,7 @@ from mlops_operator.drift.window import (
     run_check,
     sample_time,
     select_files,
+    widen_float32,
 )
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -124,3 +125,43 @@ def test_snapshot_source(store: Store) -> None:
     assert outcome.report is not None and outcome.report.dataset_drifted and outcome.samples == 1000
     missing = run_check(store, CheckPlan(ref_uri, store.uri("d/v3/data.parquet"), "snapshot"))
     assert missing.failure == "window"
+
+
+def test_float32_samples_are_compared_as_the_decimals_clients_sent(store: Store) -> None:
+    """An FP32 server samples 5.1 as 5.0999999; unchanged iris traffic must not look drifted."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True).frame.iloc[:, :4]
+    iris.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    ref_uri, _ = store.write_bytes(
+        "p/profile.json", build_reference_profile(iris, list(iris.columns), []).to_json()
+    )
+    directory = "samples/ml/iris/iris-v1"
+    sampled = pd.concat([iris] * 6, ignore_index=True).astype(np.float32)  # as the server does
+    write_samples(store, directory, T0, sampled)
+    outcome = run_check(store, CheckPlan(ref_uri, store.uri(directory), "samples", p_value=0.01))
+    assert outcome.report is not None and outcome.samples == 900
+    assert [f.statistic for f in outcome.report.features] == [0.0, 0.0, 0.0, 0.0]
+    assert not outcome.report.dataset_drifted
+    # a real shift is still seen
+    shifted = sampled.assign(petal_length=sampled.petal_length + np.float32(3.0))
+    write_samples(store, directory, T0 + timedelta(minutes=1), shifted)
+    outcome = run_check(store, CheckPlan(ref_uri, store.uri(directory), "samples", rows=900))
+    assert outcome.report is not None
+    assert [f.name for f in outcome.report.features if f.drifted] == ["petal_length"]
+
+
+def test_widen_float32_keeps_other_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "f32": np.array([5.1, 0.2, 1e-8, 123456.78], dtype=np.float32),
+            "f64": [0.1, 0.2, 0.3, 0.4],
+            "i": [1, 2, 3, 4],
+            "s": ["a", "b", "c", "d"],
+        }
+    )
+    wide = widen_float32(frame)
+    assert wide["f32"].dtype == np.float64
+    assert wide["f32"].tolist() == [5.1, 0.2, 1e-8, 123456.78]
+    assert wide["f64"].tolist() == [0.1, 0.2, 0.3, 0.4] and wide["i"].dtype == frame["i"].dtype
+    assert frame["f32"].dtype == np.float32  # the input is left alone
