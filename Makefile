@@ -45,9 +45,10 @@ test-unit: venv ## unit tier: seconds, no cluster
 test-integration: venv tools ## integration tier: a real kube-apiserver, etcd and controller-manager
 	$(VENV)/bin/pytest tests/integration -q
 
-test: venv tools ## everything CI runs: lint, unit and integration tiers
+test: venv tools ## everything CI runs: lint, unit, integration and e2e tiers
 	$(MAKE) lint
 	$(VENV)/bin/pytest tests/unit tests/integration -q
+	$(MAKE) test-e2e
 
 bench: venv tools ## benchmarks printed side by side with their peers
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
