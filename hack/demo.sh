@@ -276,9 +276,10 @@ say "TrainingJob $retrain Succeeded: metrics $(get "trainingjob/$retrain" '{.sta
 
 wait_until 480 "ModelDeployment iris serving $new_version" field_is modeldeployment/iris '{.status.servingVersion}' "$new_version"
 wait_until 120 "ModelDeployment iris Ready" condition modeldeployment/iris Ready True
-say "ModelDeployment iris rolled out $new_version via the canary:" \
-  "$(k get events --field-selector involvedObject.kind=ModelDeployment,involvedObject.name=iris \
-    --sort-by=.lastTimestamp -o jsonpath='{range .items[*]}{.reason}{" "}{end}')"
+say "ModelDeployment iris rolled out $new_version via the canary:"
+k get events --field-selector involvedObject.kind=ModelDeployment,involvedObject.name=iris \
+  --sort-by=.lastTimestamp -o jsonpath='{range .items[*]}{.reason}{": "}{.message}{"\n"}{end}' |
+  grep -F "$new_version" | sed 's/^/             /'
 out=$(client_result demo-load 120) || fail "requests failed during the rollout: $out"
 say "traffic during the rollout: $out"
 
