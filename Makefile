@@ -10,7 +10,7 @@ CLUSTER ?= local
 .PHONY: help venv packages tools crds install-manifests lint test test-unit test-integration test-e2e bench run demo control-plane image cluster-up cluster-down clean
 
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
