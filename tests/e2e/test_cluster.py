@@ -72,7 +72,27 @@ def test_service_cluster_ip_reachable_from_another_pod(
         timeout=90,
         what="echo ready",
     )
-    core.create_namespaced_pod(namespace, e2e_pod("client", ["get", f"http://{cluster_ip}/"]))
+    # kube-proxy programs the Service from its EndpointSlice: wait for the ready address there,
+    # and let the client retry (OnFailure) through kube-proxy's own sync after it.
+    discovery = kubernetes.client.DiscoveryV1Api(cluster_api)
+    wait_for(
+        lambda: (
+            server.status.pod_ip
+            in [
+                address
+                for piece in discovery.list_namespaced_endpoint_slice(
+                    namespace, label_selector="kubernetes.io/service-name=echo"
+                ).items
+                for endpoint in piece.endpoints or []
+                if endpoint.conditions and endpoint.conditions.ready
+                for address in endpoint.addresses
+            ]
+        ),
+        timeout=60,
+        what="the echo endpoint ready in the EndpointSlice",
+    )
+    client_pod = e2e_pod("client", ["get", f"http://{cluster_ip}/"], restartPolicy="OnFailure")
+    core.create_namespaced_pod(namespace, client_pod)
     wait_pod(core, namespace, "client", phases=("Succeeded",))
     answer = core.read_namespaced_pod_log("client", namespace)
     # "200 <server hostname> <client address>": the server saw the client pod's own address.
