@@ -255,16 +255,7 @@ class _Rollout:
         self._clear_rollout()
         stable = self.world.stable
         if stable.complete(serving, self._total()):
-            self._set(
-                "Healthy",
-                Cond(
-                    "Ready",
-                    "True",
-                    reasons.AVAILABLE,
-                    f"serving {serving} on {stable.available}/{stable.replicas} replicas",
-                ),
-                progressing=Cond("Progressing", "False", reasons.ROLLOUT_COMPLETE, ""),
-            )
+            self._set_healthy(serving, "")
         else:
             self._progressing(
                 reasons.WAITING_FOR_REPLICAS, self._waiting(stable, serving), unavailable=True
@@ -411,6 +402,9 @@ class _Rollout:
         self._clear_rollout()
         origin = f" (was {previous})" if previous and previous != target else ""
         self.plan.decision.note(reasons.ROLLOUT_COMPLETE, f"serving {target}{origin}")
+        self._set_healthy(target, f"{target} rolled out")
+
+    def _set_healthy(self, version: str, progress_message: str) -> None:
         stable = self.world.stable
         self._set(
             "Healthy",
@@ -418,11 +412,9 @@ class _Rollout:
                 "Ready",
                 "True",
                 reasons.AVAILABLE,
-                f"serving {target} on {stable.available}/{stable.replicas} replicas",
+                f"serving {version} on {stable.available}/{stable.replicas} replicas",
             ),
-            progressing=Cond(
-                "Progressing", "False", reasons.ROLLOUT_COMPLETE, f"{target} rolled out"
-            ),
+            progressing=Cond("Progressing", "False", reasons.ROLLOUT_COMPLETE, progress_message),
         )
 
     def _roll_back(self, serving: str, target: str, trouble: Trouble) -> None:
