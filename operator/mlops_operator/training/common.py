@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Any, NoReturn
+import json
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from . import termination
 
@@ -18,6 +21,17 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise InvalidInput(f"{self.prog}: {message}")
+
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+
+def parse_spec(model: type[SpecT], raw: str, kind: str) -> SpecT:
+    """A resource spec handed over as JSON on the command line (wire form)."""
+    try:
+        return model.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as err:
+        raise InvalidInput(f"invalid {kind} spec: {err}") from err
 
 
 def option(argv: list[str], flag: str) -> str | None:

@@ -6,13 +6,11 @@ exit 1 with {"ok": false, "reason", "error"} when it could not be.
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
 
 from ..api.dataset import DatasetSpec
 from ..artifacts import paths
@@ -24,6 +22,7 @@ from .common import (
     add_output_arguments,
     fail,
     now,
+    parse_spec,
     report,
 )
 from .rules import run_validation
@@ -45,10 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        try:
-            spec = DatasetSpec.model_validate(json.loads(args.spec))
-        except (ValueError, ValidationError) as err:
-            raise InvalidInput(f"invalid Dataset spec: {err}") from err
+        spec = parse_spec(DatasetSpec, args.spec, "Dataset")
         message = profile(args.namespace, args.name, spec, Store(args.store))
     except (InvalidInput, SourceUnreadable, SchemaMismatch, ArtifactError) as err:
         return fail(argv, err.reason, str(err))

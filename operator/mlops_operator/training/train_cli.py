@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from pydantic import ValidationError
 
 from ..api.trainingjob import TrainingJobSpec, acceptance_failures, task_of
 from ..artifacts import paths
@@ -29,6 +28,7 @@ from .common import (
     add_output_arguments,
     fail,
     now,
+    parse_spec,
     report,
 )
 from .estimators import build_pipeline, effective_params, validate_hyperparameters
@@ -66,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        try:
-            spec = TrainingJobSpec.model_validate(json.loads(args.spec))
-        except (ValueError, ValidationError) as err:
-            raise InvalidInput(f"invalid TrainingJob spec: {err}") from err
+        spec = parse_spec(TrainingJobSpec, args.spec, "TrainingJob")
         message = train(args, spec, Store(args.store))
     except (InvalidInput, TrainerError) as err:
         return fail(argv, err.reason, str(err))
