@@ -716,6 +716,7 @@ def test_transition(row: Row) -> None:
     assert (canary_name("iris") in deleted) == row.deleted_canary
     assert tuple(e.reason for e in decision.events) == row.events
     assert plan.analyse == row.analyse
+    assert (plan.gates is not None) == (row.analyse is not None)
     assert plan.rolled_back == row.rolled_back
     kinds = {c.type for c in decision.conditions}
     assert {"Ready", "Progressing", "RolledBack"} <= kinds

@@ -12,7 +12,7 @@ import kopf
 
 from .. import API_VERSION, GROUP, VERSION, kube
 from ..api.kinds import MODEL_DEPLOYMENT
-from ..api.modeldeployment import ModelDeploymentSpec
+from ..api.modeldeployment import Analysis
 from ..config import OperatorConfig
 from ..metrics import ROLLBACKS, reconcile_timer
 from ..reconcile import analysis
@@ -45,8 +45,8 @@ async def reconcile_model_deployment(body: kopf.Body, **_: Any) -> None:
             world = await observe(parent)
             moment = now()
             plan = decide.decide(plain, world, CONFIG, moment, parent)
-            if plan.analyse:
-                judgement = await run_analysis(plain["spec"], world, plan.analyse)
+            if plan.analyse and plan.gates:
+                judgement = await run_analysis(plan.gates, world, plan.analyse)
                 world = dataclasses.replace(world, judgement=judgement)
                 plan = decide.decide(plain, world, CONFIG, moment, parent)
             if plan.rolled_back:
@@ -75,11 +75,7 @@ async def observe(parent: children.Parent) -> decide.World:
     )
 
 
-async def run_analysis(
-    spec: dict[str, Any], world: decide.World, version: str
-) -> analysis.Judgement:
-    gates = ModelDeploymentSpec.model_validate(spec).strategy.canary
-    assert gates is not None  # only a Canary strategy asks for analysis
+async def run_analysis(gates: Analysis, world: decide.World, version: str) -> analysis.Judgement:
     canary_pods = [
         p
         for p in world.pods
@@ -88,11 +84,11 @@ async def run_analysis(
     async with aiohttp.ClientSession(timeout=SCRAPE_TIMEOUT) as session:
         traffic = await scrape(session, ready_pod_ips(canary_pods, version))
         reading = None
-        if gates.analysis.prometheus is not None:
+        if gates.prometheus is not None:
             reading = await query_prometheus(
-                session, gates.analysis.prometheus.address, gates.analysis.prometheus.query
+                session, gates.prometheus.address, gates.prometheus.query
             )
-    return analysis.judge(gates.analysis, traffic, reading)
+    return analysis.judge(gates, traffic, reading)
 
 
 async def scrape(session: aiohttp.ClientSession, ips: list[str]) -> TrafficSummary | None:

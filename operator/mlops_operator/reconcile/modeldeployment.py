@@ -20,7 +20,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.modeldeployment import ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus
+from ..api.modeldeployment import (
+    Analysis,
+    ModelDeployment,
+    ModelDeploymentSpec,
+    ModelDeploymentStatus,
+)
 from ..api.modelversion import ModelVersionSpec
 from ..api.trainingjob import acceptance_failures
 from ..config import OperatorConfig
@@ -67,6 +72,7 @@ class World:
 class Plan:
     decision: Decision
     analyse: str | None = None  # analyse this version's canary pods, then decide again
+    gates: Analysis | None = None  # ...against these gates
     rolled_back: bool = False
 
 
@@ -323,7 +329,7 @@ class _Rollout:
             return
         judgement = self.world.judgement
         if judgement is None:
-            self.plan.analyse = target
+            self.plan.analyse, self.plan.gates = target, canary.analysis
             self._progressing(reasons.CANARY_ANALYSIS, f"{label}: analysing")
             return
         if judgement.verdict == "fail":
