@@ -14,7 +14,8 @@ import kubernetes
 from .cluster import wait_for
 
 
-def _now() -> str:
+def now() -> str:
+    """A timestamp as the kubelet writes it into pod status."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -39,7 +40,7 @@ def finish_pod(
         what=f"a pod of Job {job}",
     )
     pod = pods[-1]
-    started = _now()
+    started = now()
     status = {
         "phase": "Succeeded" if exit_code == 0 else "Failed",
         "startTime": started,
@@ -57,7 +58,7 @@ def finish_pod(
                         "reason": reason,
                         "message": message,
                         "startedAt": started,
-                        "finishedAt": _now(),
+                        "finishedAt": now(),
                     }
                 },
             }

@@ -21,7 +21,6 @@ then removes the pod.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 import signal
@@ -35,11 +34,9 @@ from typing import Any
 
 import kubernetes
 
+from .kubelet import now
+
 _addresses = itertools.count(10)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def next_addresses(api_only: bool) -> tuple[str, str]:
@@ -179,7 +176,7 @@ class PodDriver:
             "restartCount": 0,
             "ready": False,
             "started": True,
-            "state": {"running": {"startedAt": _now()}},
+            "state": {"running": {"startedAt": now()}},
         }
         ready = "False"
         if behaviour == "serve":
@@ -201,12 +198,12 @@ class PodDriver:
             "podIP": state.ip,
             "podIPs": [{"ip": state.ip}],
             "hostIP": "127.0.0.1",
-            "startTime": _now(),
+            "startTime": now(),
             "conditions": [
                 {"type": "PodScheduled", "status": "True"},
                 {"type": "Initialized", "status": "True"},
                 {"type": "ContainersReady", "status": ready},
-                {"type": "Ready", "status": ready, "lastTransitionTime": _now()},
+                {"type": "Ready", "status": ready, "lastTransitionTime": now()},
             ],
             "containerStatuses": [container],
         }
