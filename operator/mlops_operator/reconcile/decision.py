@@ -33,6 +33,15 @@ class Decision:
     delete: list[ObjectKey] = field(default_factory=list)
     events: list[EventNote] = field(default_factory=list)
     done: bool = False  # nothing more will happen until the spec or the world changes
+    # When time itself is the next trigger (a pause, a deadline, an interval): look again in
+    # this many seconds. None: only a change of the object or of a child wakes it.
+    requeue_after: float | None = None
+
+    def look_again_in(self, seconds: float) -> None:
+        """Keep the earliest of several wake-ups."""
+        seconds = max(0.0, float(seconds))
+        if self.requeue_after is None or seconds < self.requeue_after:
+            self.requeue_after = seconds
 
     def warn(self, reason: str, message: str) -> None:
         self.events.append(EventNote("Warning", reason, message))
