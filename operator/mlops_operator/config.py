@@ -16,6 +16,19 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class StoreVolume:
     """How pods the operator creates reach the artifact store (file:// stores)."""
@@ -34,9 +47,11 @@ class OperatorConfig:
     service_account: str | None = None
     metrics_port: int = 9090
     health_port: int = 8080
-    workers: int = 8
+    # Reconciles in flight at once (asyncio tasks; one object is never reconciled twice at once).
+    workers: int = 64
     job_ttl_seconds: int = 86400
-    poll_seconds: float = 5.0
+    # The safety net: every object is reconciled again this often even if no event came.
+    resync_seconds: float = 600.0
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -55,5 +70,5 @@ class OperatorConfig:
             health_port=_int("MLOPS_HEALTH_PORT", cls.health_port),
             workers=_int("MLOPS_WORKERS", cls.workers),
             job_ttl_seconds=_int("MLOPS_JOB_TTL_SECONDS", cls.job_ttl_seconds),
-            poll_seconds=float(env("MLOPS_POLL_SECONDS", str(cls.poll_seconds))),
+            resync_seconds=_float("MLOPS_RESYNC_SECONDS", cls.resync_seconds),
         )

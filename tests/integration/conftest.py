@@ -16,7 +16,6 @@ from tests.support.control_plane import ROOT, ControlPlane
 # The in-process operator reads its settings once, when its handlers are imported.
 STORE_DIR = ROOT / ".tmp" / f"store-{os.getpid()}"
 os.environ.setdefault("MLOPS_STORE", f"file://{STORE_DIR}")
-os.environ.setdefault("MLOPS_POLL_SECONDS", "1")
 os.environ.setdefault("MLOPS_METRICS_PORT", "0")
 os.environ.setdefault("MLOPS_IMAGE", "mlops-operator:test")
 
@@ -82,11 +81,3 @@ def store() -> Iterator[str]:
     STORE_DIR.mkdir(parents=True, exist_ok=True)
     yield os.environ["MLOPS_STORE"]
     shutil.rmtree(STORE_DIR, ignore_errors=True)
-
-
-@pytest.fixture(autouse=True)
-def _operator_client(kube_config: kubernetes.client.Configuration) -> None:
-    """Point the operator's kube/ boundary and Kopf at the test control plane."""
-    from mlops_operator.kube import client
-
-    client.configure(kube_config)

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from mlops_operator.config import OperatorConfig
 from mlops_operator.reconcile import trainingjob as tj
 from mlops_operator.reconcile.jobs import JobOutcome
 
@@ -143,3 +144,44 @@ def test_job_name_changes_with_generation_only() -> None:
     assert tj.train_job_name(body()) == tj.train_job_name(body())
     assert tj.train_job_name(body()) != tj.train_job_name(body(generation=2))
     assert len(tj.train_job_name({"metadata": {"name": "x" * 63, "generation": 1}})) <= 63
+
+
+ACCEPTED = {"ok": True, "task": "classification", "artifact": {"uri": "u", "format": "onnx",
+            "sha256": "d" * 64}, "signature": {}, "metrics": {"accuracy": 0.97}, "accepted": True,
+            "dataset": {"name": "iris", "version": SHA}}  # fmt: skip
+
+
+def test_the_whole_plan_creates_the_training_job_when_none_exists() -> None:
+    world = tj.TrainingWorld(dataset(), JobOutcome("Missing"))
+    decision = tj.decide(body(), world, no_errors, OperatorConfig())
+    [job] = decision.create
+    assert job["kind"] == "Job" and job["metadata"]["name"] == tj.train_job_name(body())
+    assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert job["metadata"]["labels"]["mlops.dev/trainingjob"] == "iris-lr"
+    assert decision.requeue_after is None  # the Job's own changes wake the TrainingJob
+
+
+def test_an_accepted_result_claims_the_next_version_then_succeeds_once_it_exists() -> None:
+    others = [{"metadata": {"name": "iris-v4"}, "spec": {"model": "iris", "version": 4}}]
+    world = tj.TrainingWorld(dataset(), JobOutcome("Succeeded"), ACCEPTED, others)
+    claim = tj.decide(body(), world, no_errors, OperatorConfig())
+    [mv] = claim.create
+    assert mv["kind"] == "ModelVersion" and mv["metadata"]["name"] == "iris-v5"
+    assert mv["spec"]["lineage"]["image"] == OperatorConfig().image
+    assert not claim.done and claim.status.get("phase") != "Succeeded"
+    # nothing else may wake it if the number was taken meanwhile: look again soon
+    assert claim.requeue_after == tj.REGISTER_RETRY_SECONDS
+
+    registered = tj.TrainingWorld(dataset(), JobOutcome("Succeeded"), ACCEPTED, [*others, mv])
+    done = tj.decide(body(), registered, no_errors, OperatorConfig())
+    assert not done.create and done.done
+    assert done.status["phase"] == "Succeeded" and done.status["modelVersion"] == "iris-v5"
+    assert [e.reason for e in done.events] == ["ModelVersionRegistered"]
+
+
+def test_a_finished_generation_observes_nothing_more() -> None:
+    finished = body()
+    finished["status"] = {"phase": "Succeeded", "observedGeneration": 1}
+    assert tj.finished(finished) and not tj.finished(body())
+    decision = tj.decide(finished, tj.TrainingWorld(dataset()), no_errors, OperatorConfig())
+    assert decision.done and not decision.create and decision.requeue_after is None

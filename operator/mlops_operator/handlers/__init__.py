@@ -1,8 +1,17 @@
-"""Thin Kopf glue per kind: read, call reconcile/, carry out the decision. No rules here."""
+"""Thin Kopf glue: the watch events, the work queue, and one reconcile per kind. No rules here."""
 
-from . import dataset, driftmonitor, modeldeployment, modelversion, settings, trainingjob
+from . import (
+    controllers,
+    dataset,
+    driftmonitor,
+    modeldeployment,
+    modelversion,
+    settings,
+    trainingjob,
+)
 
 __all__ = [
+    "controllers",
     "dataset",
     "driftmonitor",
     "modeldeployment",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,20 +13,10 @@ from ..reconcile.decision import Decision
 
 log = logging.getLogger(__name__)
 
-# Kopf runs timers beside change handlers; one lock per object keeps our reconciles serial.
-_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def lock_for(body: Any) -> asyncio.Lock:
-    return _locks[body["metadata"]["uid"]]
-
-
-def forget(body: Any) -> None:
-    _locks.pop(body["metadata"]["uid"], None)
 
 
 def as_dict(body: Any) -> dict[str, Any]:
@@ -45,7 +33,7 @@ def as_dict(body: Any) -> dict[str, Any]:
 async def create_children(decision: Decision) -> None:
     for manifest in decision.create:
         try:
-            await kube.create(manifest)
+            kube.cache.CACHE.written(await kube.create(manifest))
         except kube.Conflict:
             log.info("%s %s exists already", manifest["kind"], manifest["metadata"]["name"])
 
@@ -65,18 +53,20 @@ async def write_status(kind: Kind, body: dict[str, Any], decision: Decision) -> 
     )
     changed = {k: v for k, v in patch.items() if old_status.get(k) != v}
     if changed:
-        await kube.patch_status(
+        written = await kube.patch_status(
             body["apiVersion"], kind.kind, meta["namespace"], meta["name"], changed
         )
+        kube.cache.CACHE.written(written)
 
 
-def post_events(body: Any, decision: Decision) -> None:
+def post_events(body: dict[str, Any], decision: Decision) -> None:
     for note in decision.events:
         kube.event(body, note.type, note.reason, note.message)
 
 
-async def carry_out(kind: Kind, body: Any, plain: dict[str, Any], decision: Decision) -> None:
+async def carry_out(kind: Kind, plain: dict[str, Any], decision: Decision) -> None:
+    """Create, apply and delete children, write the status, post the Events."""
     await create_children(decision)
     await apply_children(plain["metadata"]["namespace"], decision)
     await write_status(kind, plain, decision)
-    post_events(body, decision)
+    post_events(plain, decision)

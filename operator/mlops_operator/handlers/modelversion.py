@@ -1,47 +1,60 @@
-"""Kopf glue for ModelVersion."""
+"""ModelVersion: verify the artifact when due (a new generation, then every REVERIFY_AFTER)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from typing import Any
 
-import kopf
-
-from .. import GROUP, VERSION
 from ..api.kinds import MODEL_VERSION
-from ..config import OperatorConfig
-from ..metrics import reconcile_timer
 from ..reconcile import modelversion as decide
-from .common import as_dict, carry_out, forget, lock_for, now
+from .common import carry_out, now
 
-CONFIG = OperatorConfig.from_env()
+LOAD_CHECK_TIMEOUT = 120.0
 
 
-def _verify(artifact: dict[str, Any]) -> tuple[str, str] | None:
-    from ..artifacts import verify_model
+def _checksum(artifact: dict[str, Any]) -> tuple[str, str] | None:
+    from ..artifacts import ArtifactError, Store
 
     try:
-        verify_model(artifact["uri"], artifact["format"], artifact["sha256"])
-    except Exception as error:
-        return getattr(error, "reason", type(error).__name__), str(error)
+        Store.from_env().read_verified(artifact["uri"], artifact["sha256"])
+    except ArtifactError as error:
+        return error.reason, str(error)
     return None
 
 
-@kopf.on.create(GROUP, VERSION, MODEL_VERSION.plural)
-@kopf.on.resume(GROUP, VERSION, MODEL_VERSION.plural)
-@kopf.timer(
-    GROUP, VERSION, MODEL_VERSION.plural, interval=max(CONFIG.poll_seconds, 60), initial_delay=1
-)
-async def reconcile_model_version(body: kopf.Body, **_: Any) -> None:
-    async with lock_for(body):
-        plain = as_dict(body)
-        with reconcile_timer(MODEL_VERSION.kind):
-            if not decide.needs_verification(plain, now()):
-                return
-            failure = await asyncio.to_thread(_verify, plain["spec"]["artifact"])
-            await carry_out(MODEL_VERSION, body, plain, decide.decide(plain, failure, now()))
+async def _load_check(artifact: dict[str, Any]) -> tuple[str, str] | None:
+    """Exists, sha256 and loads, in a process of its own (the model runtimes stay out of ours)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mlops_operator.artifacts.verify_cli",
+        "--uri", artifact["uri"], "--format", artifact["format"], "--sha256", artifact["sha256"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), LOAD_CHECK_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return "LoadFailed", f"loading the model took longer than {LOAD_CHECK_TIMEOUT:.0f}s"
+    try:
+        answer = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = err.decode(errors="replace").strip()[-500:]
+        return "LoadFailed", f"the load check exited with {process.returncode}: {tail}"
+    return None if answer.get("ok") else (answer["reason"], answer["message"])
 
 
-@kopf.on.delete(GROUP, VERSION, MODEL_VERSION.plural, optional=True)
-async def model_version_deleted(body: kopf.Body, **_: Any) -> None:
-    forget(body)
+async def reconcile(plain: dict[str, Any]) -> float | None:
+    moment = now()
+    if not decide.needs_verification(plain, moment):
+        return decide.next_verification_in(plain, moment)
+    artifact = plain["spec"]["artifact"]
+    if decide.needs_load_check(plain):
+        failure = await _load_check(artifact)
+    else:
+        failure = await asyncio.to_thread(_checksum, artifact)
+    decision = decide.decide(plain, failure, moment)
+    await carry_out(MODEL_VERSION, plain, decision)
+    return decision.requeue_after

@@ -42,9 +42,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 30
     settings.networking.connect_timeout = 10
-    settings.queueing.worker_limit = config.workers
-    settings.execution.max_workers = config.workers
-    kube_client.configure()
+    # Kopf's per-object workers only hand watch events to our queue: no limit needed.
+    settings.queueing.worker_limit = None
+    kube_client.configure(settings)
     metrics.initialise([kind.kind for kind in RECONCILED])
     if config.metrics_port and config.metrics_port not in _metrics_started:
         start_http_server(config.metrics_port)

@@ -1,26 +1,32 @@
-"""Thin async calls over the official Kubernetes client, run in worker threads."""
+"""Async calls to the Kubernetes API over Kopf's own authenticated connection pool.
+
+Every request goes through Kopf's client: the credentials Kopf logged in with (and renews on
+a 401), its retries on 5xx/429 and its aiohttp session, whose connection pool has no fixed
+size. So thousands of reconciles never queue behind a few worker threads, and the operator
+process does not load a second Kubernetes client library.
+
+Reads of the kinds the operator watches are answered from the watch cache (`kube.cache`);
+what is here is the wire.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
-import json
-import os
-import threading
+import logging
 from typing import Any
 
-import kubernetes
-from kubernetes.client.exceptions import ApiException
+import aiohttp
+import kopf
+from kopf._cogs.clients import api as kopf_api
+from kopf._cogs.clients import errors as kopf_errors
 
 from .resources import Resource
 
 FIELD_MANAGER = "mlops-operator"
-REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds)
+log = logging.getLogger(__name__)
 
-_local = threading.local()
-_config_lock = threading.Lock()
-_configuration: kubernetes.client.Configuration | None = None
+# Set by the operator's startup handler: Kopf's networking settings (timeouts, backoffs).
+_settings: kopf.OperatorSettings | None = None
 
 
 class ApiError(Exception):
@@ -39,128 +45,95 @@ class Conflict(ApiError):
     """409: the object already exists, or an optimistic-concurrency check failed."""
 
 
-def configure(configuration: kubernetes.client.Configuration | None = None) -> None:
-    """Use this configuration (tests), else in-cluster config, else the current kubeconfig."""
-    global _configuration
-    with _config_lock:
-        if configuration is None:
-            configuration = kubernetes.client.Configuration()
-            try:
-                kubernetes.config.load_incluster_config(client_configuration=configuration)
-            except kubernetes.config.ConfigException:
-                # KUBECONFIG is read now, not when the client library was imported.
-                kubernetes.config.load_kube_config(
-                    config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
-                )
-        _configuration = configuration
-        _local.__dict__.clear()
+def configure(settings: kopf.OperatorSettings) -> None:
+    global _settings
+    _settings = settings
 
 
-def _api() -> kubernetes.client.ApiClient:
-    if _configuration is None:
-        configure()
-    client = getattr(_local, "client", None)
-    if client is None or getattr(_local, "config", None) is not _configuration:
-        client = kubernetes.client.ApiClient(_configuration)
-        _local.client, _local.config = client, _configuration
-    return client
+def _current_settings() -> kopf.OperatorSettings:
+    return _settings if _settings is not None else kopf.OperatorSettings()
 
 
-def _call(
+def _translate(error: kopf_errors.APIError) -> ApiError:
+    payload = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else {}
+    reason = str(payload.get("reason") or "")
+    message = str(payload.get("message") or error.args[0] if error.args else "")
+    cls = {404: NotFound, 409: Conflict}.get(error.status, ApiError)
+    return cls(error.status, reason, message)
+
+
+async def call(
     method: str,
     path: str,
     body: Any = None,
-    query: list[tuple[str, Any]] | None = None,
+    query: dict[str, str] | None = None,
     content_type: str = "application/json",
 ) -> dict[str, Any]:
-    api = _api()
-    method, url, headers, payload, post = api.param_serialize(
-        method=method,
-        resource_path=path,
-        query_params=query or [],
-        header_params={"Accept": "application/json", "Content-Type": content_type},
-        body=body,
-        auth_settings=["BearerToken"],
-    )
+    """One request; the JSON answer, or ApiError (NotFound, Conflict) for a 4xx/5xx."""
+    url = path
+    if query:
+        from urllib.parse import urlencode
+
+        url = f"{path}?{urlencode(query)}"
+    headers = {"Accept": "application/json", "Content-Type": content_type}
     try:
-        response = api.call_api(method, url, headers, payload, post, REQUEST_TIMEOUT)
-        data = response.read()
-    except ApiException as error:
+        response = await kopf_api.request(
+            method,
+            url,
+            payload=body,
+            headers=headers,
+            settings=_current_settings(),
+            logger=log,
+        )
+    except kopf_errors.APIError as error:
         raise _translate(error) from None
-    if response.status >= 400:
-        raise _translate(ApiException(http_resp=response))
-    return json.loads(data) if data else {}
-
-
-def _translate(error: ApiException) -> ApiError:
-    reason, message = error.reason or "", str(error.body or "")
-    try:
-        payload = json.loads(error.body or "")
-        reason, message = payload.get("reason", reason), payload.get("message", message)
-    except (TypeError, ValueError):
-        pass
-    status = error.status or 0
-    cls = {404: NotFound, 409: Conflict}.get(status, ApiError)
-    return cls(status, reason, message)
-
-
-async def _in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+    async with response:
+        with contextlib.suppress(aiohttp.ContentTypeError):
+            answer = await response.json()
+            return answer if isinstance(answer, dict) else {}
+    return {}
 
 
 def _resource(manifest: dict[str, Any]) -> Resource:
     return Resource(manifest["apiVersion"], manifest["kind"])
 
 
-def apply_sync(manifest: dict[str, Any]) -> dict[str, Any]:
+async def apply(manifest: dict[str, Any]) -> dict[str, Any]:
     """Server-side apply with our field manager; we own the fields we send."""
     meta = manifest["metadata"]
     path = _resource(manifest).path(meta.get("namespace"), meta["name"])
-    return _call(
+    return await call(
         "PATCH",
         path,
-        body=json.dumps(manifest),
-        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        body=manifest,
+        query={"fieldManager": FIELD_MANAGER, "force": "true"},
         content_type="application/apply-patch+yaml",
     )
-
-
-async def apply(manifest: dict[str, Any]) -> dict[str, Any]:
-    return await _in_thread(apply_sync, manifest)
 
 
 async def create(manifest: dict[str, Any]) -> dict[str, Any]:
     """Create exactly this object; raises Conflict when the name is taken."""
     meta = manifest["metadata"]
     path = _resource(manifest).path(meta.get("namespace"))
-    return await _in_thread(
-        _call, "POST", path, body=manifest, query=[("fieldManager", FIELD_MANAGER)]
-    )
+    return await call("POST", path, body=manifest, query={"fieldManager": FIELD_MANAGER})
 
 
-def get_sync(
+async def read(
     api_version: str, kind: str, namespace: str | None, name: str
 ) -> dict[str, Any] | None:
+    """A GET from the API server itself (not the cache); None when it does not exist."""
     try:
-        return _call("GET", Resource(api_version, kind).path(namespace, name))
+        return await call("GET", Resource(api_version, kind).path(namespace, name))
     except NotFound:
         return None
 
 
-async def get(
-    api_version: str, kind: str, namespace: str | None, name: str
-) -> dict[str, Any] | None:
-    return await _in_thread(get_sync, api_version, kind, namespace, name)
-
-
-async def list_objects(
+async def list_from_server(
     api_version: str, kind: str, namespace: str | None, label_selector: str | None = None
-) -> list[dict[str, Any]]:
-    query = [("labelSelector", label_selector)] if label_selector else []
-    result = await _in_thread(
-        _call, "GET", Resource(api_version, kind).path(namespace), None, query
-    )
-    return list(result.get("items", []))
+) -> dict[str, Any]:
+    """A LIST from the API server itself: the whole answer, with its resourceVersion."""
+    query = {"labelSelector": label_selector} if label_selector else None
+    return await call("GET", Resource(api_version, kind).path(namespace), None, query)
 
 
 async def delete(
@@ -169,7 +142,7 @@ async def delete(
     path = Resource(api_version, kind).path(namespace, name)
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
     with contextlib.suppress(NotFound):
-        await _in_thread(_call, "DELETE", path, body)
+        await call("DELETE", path, body)
 
 
 async def patch_status(
@@ -177,11 +150,6 @@ async def patch_status(
 ) -> dict[str, Any]:
     """Merge-patch the status subresource; `None` values remove fields."""
     path = Resource(api_version, kind).path(namespace, name, "status")
-    return await _in_thread(
-        _call,
-        "PATCH",
-        path,
-        {"status": status},
-        None,
-        "application/merge-patch+json",
+    return await call(
+        "PATCH", path, {"status": status}, content_type="application/merge-patch+json"
     )

@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..api.dataset import Dataset, DatasetVersion
+from ..api.kinds import DATASET
 from ..config import OperatorConfig
 from . import reasons
 from .conditions import Cond, parse_time, rfc3339
 from .decision import Decision
 from .jobs import JobOutcome, JobSettings, job_manifest
 from .names import child_name
+from .ownership import child_labels, owner_reference
 
 HISTORY_LIMIT = 20
 
@@ -32,10 +34,9 @@ def result_uri(config: OperatorConfig, body: dict[str, Any]) -> str:
     return f"{root}/runs/{meta['namespace']}/datasets/{meta['name']}/{profile_job_name(body)}.json"
 
 
-def profile_job(
-    body: dict[str, Any], owner: dict[str, Any], labels: dict[str, str], config: OperatorConfig
-) -> dict[str, Any]:
+def profile_job(body: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
     meta = body["metadata"]
+    owner, labels = owner_reference(body), child_labels(DATASET.kind, meta["name"])
     dataset = Dataset.model_validate({"spec": body["spec"]})
     args = [
         "profile",
@@ -49,36 +50,52 @@ def profile_job(
     return job_manifest(profile_job_name(body), meta["namespace"], labels, owner, settings, config)
 
 
-def refresh_due(body: dict[str, Any], now: datetime) -> bool:
+def next_refresh(body: dict[str, Any]) -> datetime | None:
     interval = (body.get("spec") or {}).get("refreshIntervalSeconds")
     last = parse_time((body.get("status") or {}).get("lastProfiledAt"))
     if not interval or last is None:
-        return False
-    return now - last >= timedelta(seconds=int(interval))
+        return None
+    return last + timedelta(seconds=int(interval))
+
+
+def refresh_due(body: dict[str, Any], now: datetime) -> bool:
+    due = next_refresh(body)
+    return due is not None and now >= due
+
+
+def run_completed(body: dict[str, Any]) -> bool:
+    """The current run's outcome is recorded: its Job and result file need no more reading."""
+    generation, run = run_key(body)
+    return (body.get("status") or {}).get("completedRun") == f"{generation}/{run}"
 
 
 def decide(
     body: dict[str, Any],
     outcome: JobOutcome,
     result: dict[str, Any] | None,
-    job: dict[str, Any] | None,
     now: datetime,
+    config: OperatorConfig,
 ) -> Decision:
-    """`job` is the manifest to create when none exists; `result` is the Job's result file."""
+    """`outcome` is the current run's profile Job; `result` is its result file once finished."""
     status = body.get("status") or {}
     generation, run = run_key(body)
     key = f"{generation}/{run}"
     has_version = bool(status.get("version"))
     decision = Decision()
 
-    if status.get("completedRun") == key:
+    if run_completed(body):
         if refresh_due(body, now):
             decision.status["profileRun"] = run + 1
+        else:
+            due = next_refresh(body)
+            if due is not None:
+                decision.look_again_in((due - now).total_seconds())
         decision.done = not decision.status
         return decision
 
     decision.status["jobName"] = profile_job_name(body)
-    if outcome.state == "Missing" and job is not None:
+    if outcome.state == "Missing":
+        job = profile_job(body, config)
         decision.create.append(job)
         decision.status["phase"] = "Profiling" if not has_version else status.get("phase")
         if not has_version:
@@ -97,6 +114,9 @@ def decide(
 
     decision.status["completedRun"] = key
     decision.status["lastProfiledAt"] = rfc3339(now)
+    interval = (body.get("spec") or {}).get("refreshIntervalSeconds")
+    if interval:
+        decision.look_again_in(int(interval))
     if outcome.state == "Succeeded" and result and result.get("ok"):
         _record_result(decision, status, result, now)
     else:

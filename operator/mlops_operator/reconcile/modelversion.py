@@ -20,12 +20,27 @@ FAILURE_REASONS = {
 
 
 def needs_verification(body: dict[str, Any], now: datetime) -> bool:
+    return next_verification_in(body, now) <= 0
+
+
+def next_verification_in(body: dict[str, Any], now: datetime) -> float:
+    """Seconds until the artifact is due to be verified again (0: now)."""
     status = body.get("status") or {}
     generation = body["metadata"].get("generation") or 1
     if status.get("observedGeneration") != generation:
-        return True
+        return 0.0
     verified_at = parse_time(status.get("verifiedAt"))
-    return verified_at is None or now - verified_at >= REVERIFY_AFTER
+    if verified_at is None:
+        return 0.0
+    return max(0.0, (verified_at + REVERIFY_AFTER - now).total_seconds())
+
+
+def needs_load_check(body: dict[str, Any]) -> bool:
+    """A new generation, or one not verified Ready yet, is loaded with its runtime; after that
+    the sha256 alone shows the bytes are still the ones that loaded."""
+    status = body.get("status") or {}
+    generation = body["metadata"].get("generation") or 1
+    return status.get("observedGeneration") != generation or status.get("phase") != "Ready"
 
 
 def decide(body: dict[str, Any], failure: tuple[str, str] | None, now: datetime) -> Decision:
@@ -34,6 +49,7 @@ def decide(body: dict[str, Any], failure: tuple[str, str] | None, now: datetime)
     previous = (body.get("status") or {}).get("phase")
     decision = Decision(done=True)
     decision.status["verifiedAt"] = rfc3339(now)
+    decision.look_again_in(REVERIFY_AFTER.total_seconds())
     if failure is None:
         decision.status.update(phase="Ready", verifiedSha256=spec["artifact"]["sha256"])
         artifact = spec["artifact"]

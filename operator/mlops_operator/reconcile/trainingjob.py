@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from .. import API_VERSION
+from ..api.kinds import MODEL_VERSION, TRAINING_JOB
 from ..api.trainingjob import TrainingJob, TrainingJobSpec
 from ..config import OperatorConfig
 from . import reasons
@@ -13,9 +16,65 @@ from .dataset import version_entry
 from .decision import Decision
 from .jobs import JobOutcome, JobSettings, job_manifest
 from .names import child_name
+from .ownership import child_labels, owner_reference
 
 TRAINED_BY = "mlops.dev/trainingjob"
 TRAINED_BY_UID = "mlops.dev/trainingjob-uid"
+# While a ModelVersion number is being claimed: look again this soon if no event comes
+# (another TrainingJob may have taken the number; the API server's name uniqueness decides).
+REGISTER_RETRY_SECONDS = 2.0
+
+Validate = Callable[[str, dict[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class TrainingWorld:
+    """What a TrainingJob's reconcile observed."""
+
+    dataset: dict[str, Any] | None
+    outcome: JobOutcome = field(default_factory=lambda: JobOutcome("Missing"))
+    result: dict[str, Any] | None = None  # the Job's result file, once it finished
+    model_versions: list[dict[str, Any]] = field(default_factory=list)  # of the namespace
+
+
+def finished(body: dict[str, Any]) -> bool:
+    """This generation's outcome is recorded: nothing to observe until the spec changes."""
+    generation = int(body["metadata"].get("generation") or 1)
+    return _finished(body.get("status") or {}, generation)
+
+
+def decide(
+    body: dict[str, Any], world: TrainingWorld, validate: Validate, config: OperatorConfig
+) -> Decision:
+    waiting, entry = decide_before_job(body, world.dataset, validate)
+    if waiting is not None or entry is None:
+        return waiting or Decision()
+    job = train_job(body, entry, config)
+    decision = decide_job(body, entry, world.outcome, world.result, job)
+    if not decision.done and world.outcome.state == "Succeeded" and world.result:
+        image = job["spec"]["template"]["spec"]["containers"][0]["image"]
+        register(decision, body, world.result, world.model_versions, image)
+    return decision
+
+
+def register(
+    decision: Decision,
+    body: dict[str, Any],
+    result: dict[str, Any],
+    existing: list[dict[str, Any]],
+    image: str,
+) -> None:
+    """Claim the next ModelVersion number, or finish once our ModelVersion is there."""
+    already = registered_by(existing, body)
+    if already is not None:
+        name = str(already["metadata"]["name"])
+        succeeded(decision, name)
+        decision.note(reasons.MODEL_REGISTERED, f"registered ModelVersion {name}")
+        return
+    version = next_version(existing, body["spec"]["model"])
+    labels = child_labels(TRAINING_JOB.kind, body["metadata"]["name"])
+    decision.create.append(model_version_manifest(body, result, version, labels, image))
+    decision.look_again_in(REGISTER_RETRY_SECONDS)
 
 
 def train_job_name(body: dict[str, Any]) -> str:
@@ -56,13 +115,10 @@ def spec_errors(
 
 
 def train_job(
-    body: dict[str, Any],
-    dataset_version: dict[str, Any],
-    owner: dict[str, Any],
-    labels: dict[str, str],
-    config: OperatorConfig,
+    body: dict[str, Any], dataset_version: dict[str, Any], config: OperatorConfig
 ) -> dict[str, Any]:
     meta = body["metadata"]
+    owner, labels = owner_reference(body), child_labels(TRAINING_JOB.kind, meta["name"])
     spec = TrainingJob.model_validate({"spec": body["spec"]}).spec
     args = [
         "train",
@@ -181,7 +237,7 @@ def decide_job(
     if not result.get("accepted", False):
         failures = "; ".join(result.get("failures") or []) or "acceptance thresholds not met"
         return _failed(decision, reasons.ACCEPTANCE_FAILED, failures)
-    return decision  # the caller registers the ModelVersion, then calls `succeeded`
+    return decision  # accepted: `register` claims the ModelVersion
 
 
 def succeeded(decision: Decision, model_version: str) -> Decision:
@@ -224,8 +280,8 @@ def model_version_manifest(
     meta = body["metadata"]
     spec = body["spec"]
     return {
-        "apiVersion": "mlops.dev/v1alpha1",
-        "kind": "ModelVersion",
+        "apiVersion": API_VERSION,
+        "kind": MODEL_VERSION.kind,
         "metadata": {
             "name": model_version_name(spec["model"], version),
             "namespace": meta["namespace"],

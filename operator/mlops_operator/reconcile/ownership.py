@@ -1,4 +1,4 @@
-"""Labels and owner references the operator puts on every child."""
+"""Labels and owner references the operator puts on every child (pure: manifests are built in reconcile/)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,162 @@
+"""The controller loop: watch events in, one work queue, one reconcile per kind.
+
+Kopf's watch streams deliver every change of our kinds and of the children we label; each
+event updates the watch cache and names the objects to reconcile again (the changed object,
+the owner of a changed child, the dependents of a changed object — `reconcile.dependencies`).
+A reconcile returns when time itself should wake the object again; a slow resync (minutes)
+is the safety net for anything missed. No per-object timer polls the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import kopf
+
+from .. import API_VERSION, GROUP, VERSION, kube, metrics
+from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
+from ..config import OperatorConfig
+from ..kube.cache import WATCHED
+from ..kube.resources import Resource
+from ..reconcile.ownership import MANAGED_BY
+from ..reconcile.dependencies import Key, dependents, owners
+from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
+from .common import as_dict
+from .workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+Reconcile = Callable[[dict[str, Any]], Awaitable[float | None]]
+RECONCILERS: dict[str, Reconcile] = {
+    DATASET.kind: dataset.reconcile,
+    TRAINING_JOB.kind: trainingjob.reconcile,
+    MODEL_VERSION.kind: modelversion.reconcile,
+    MODEL_DEPLOYMENT.kind: modeldeployment.reconcile,
+    DRIFT_MONITOR.kind: driftmonitor.reconcile,
+}
+# What to let go of when an object is gone (its children go with their owner references).
+FORGET: dict[str, Callable[[str, str], None]] = {DRIFT_MONITOR.kind: driftmonitor.forget}
+
+
+class Controller:
+    """One operator run: the queue, its workers and the resync."""
+
+    def __init__(self, config: OperatorConfig) -> None:
+        self.config = config
+        self.cache = kube.cache.reset()
+        self.queue = WorkQueue(self._reconcile, workers=config.workers)
+        self._resync: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.queue.start()
+        self._resync = asyncio.create_task(self._resync_forever(), name="resync")
+
+    async def stop(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+            await asyncio.gather(self._resync, return_exceptions=True)
+        await self.queue.stop()
+
+    # -- events in ------------------------------------------------------------------------
+
+    def on_ours(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        self.cache.observe(event_type, obj)
+        meta = obj["metadata"]
+        key: Key = (obj["kind"], meta["namespace"], meta["name"])
+        if event_type == "DELETED":
+            self.queue.forget(key)
+            forget = FORGET.get(key[0])
+            if forget is not None:
+                forget(key[1], key[2])
+        else:
+            self.queue.add(key)
+        for woken in dependents(obj, self._cached):
+            self.queue.add(woken)
+
+    def on_child(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        self.cache.observe(event_type, obj)
+        for owner in owners(obj):
+            self.queue.add(owner)
+
+    def _cached(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        return [
+            o
+            for (ns, _), o in self.cache.items(API_VERSION, kind)
+            if ns == namespace and not o["metadata"].get("deletionTimestamp")
+        ]
+
+    # -- work -----------------------------------------------------------------------------
+
+    async def _reconcile(self, key: Hashable) -> float | None:
+        kind, namespace, name = key  # type: ignore[misc]
+        body = self.cache.peek(API_VERSION, kind, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None  # gone or going: the garbage collector removes its children
+        with metrics.reconcile_timer(kind):
+            return await RECONCILERS[kind](as_dict(body))
+
+    async def _resync_forever(self) -> None:
+        """Every resync period, reconcile everything once, spread over the period."""
+        period = self.config.resync_seconds
+        while True:
+            await asyncio.sleep(period)
+            keys = [
+                (kind.kind, ns, name)
+                for kind in KINDS
+                for ns, name in self.cache.keys(API_VERSION, kind.kind)
+            ]
+            for key in keys:
+                self.queue.add(key, after=random.uniform(0, period / 2))
+            log.info("resync: %d objects", len(keys))
+
+
+CONTROLLER: Controller | None = None
+
+
+def current() -> Controller:
+    if CONTROLLER is None:
+        raise RuntimeError("the controller has not started")
+    return CONTROLLER
+
+
+@kopf.on.startup()
+async def start_controller(**_: Any) -> None:
+    global CONTROLLER
+    CONTROLLER = Controller(OperatorConfig.from_env())
+    CONTROLLER.start()
+
+
+@kopf.on.cleanup()
+async def stop_controller(**_: Any) -> None:
+    global CONTROLLER
+    if CONTROLLER is not None:
+        await CONTROLLER.stop()
+        CONTROLLER = None
+
+
+def _register() -> None:
+    """One Kopf event handler per watched resource; they only update the cache and queue."""
+
+    async def on_ours(event: kopf.RawEvent, **_: Any) -> None:
+        current().on_ours(event.get("type"), dict(event["object"]))
+
+    async def on_child(event: kopf.RawEvent, **_: Any) -> None:
+        current().on_child(event.get("type"), dict(event["object"]))
+
+    for kind in KINDS:
+        kopf.on.event(GROUP, VERSION, kind.plural, id=f"watch-{kind.singular}")(on_ours)
+    for watched in WATCHED.values():
+        if watched.api_version == API_VERSION:
+            continue
+        group, _, version = watched.api_version.rpartition("/")
+        plural = Resource(watched.api_version, watched.kind).plural
+        kopf.on.event(
+            group, version, plural, labels=dict(MANAGED_BY), id=f"watch-{watched.kind.lower()}"
+        )(on_child)
+
+
+_register()

@@ -1,0 +1,192 @@
+"""The operator's view of the cluster: the objects it watches, kept current by watch events.
+
+A reconcile reads its children and the objects it depends on from here, so a reconcile that
+changes nothing sends no request: an idle cluster of thousands of objects costs the API server
+only the watch streams. Kopf's watch streams feed `observe()`; the first read of a
+(resource, namespace) lists it once from the API server to fill the gap before the stream's own
+initial listing arrives, and never lets that listing overwrite a newer event or resurrect an
+object a DELETED event removed (resourceVersions are compared as etcd revisions, which is what
+every API server backed by etcd hands out; an unparsable one is treated as newest).
+
+What is not watched (anything outside `WATCHED`) is read from the API server. Objects handed
+out are the cache's own: read them, never change them (decisions are pure and copy what they
+keep).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from .. import API_VERSION
+from ..api.kinds import KINDS
+from ..reconcile.ownership import MANAGED_BY
+from . import client
+
+Resource = tuple[str, str]  # (apiVersion, kind)
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass(frozen=True)
+class Watched:
+    api_version: str
+    kind: str
+    selector: str | None  # the label selector every cached object of it matches
+
+
+CHILD_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+# Our own kinds, and the children whose changes wake their owners.
+WATCHED: dict[Resource, Watched] = {
+    **{(API_VERSION, k.kind): Watched(API_VERSION, k.kind, None) for k in KINDS},
+    **{
+        (v, k): Watched(v, k, CHILD_SELECTOR)
+        for v, k in (
+            ("batch/v1", "Job"),
+            ("apps/v1", "Deployment"),
+            ("v1", "Service"),
+            ("v1", "Pod"),
+            ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        )
+    },
+}
+
+
+def _revision(obj: dict[str, Any]) -> int:
+    raw = (obj.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return 1 << 62
+
+
+def _slim(obj: dict[str, Any]) -> dict[str, Any]:
+    """Drop managedFields: the largest part of most objects, and never read by a decision."""
+    meta = obj.get("metadata") or {}
+    if "managedFields" not in meta:
+        return obj
+    slim = dict(obj)
+    slim["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return slim
+
+
+def _matches(obj: dict[str, Any], selector: str | None) -> bool:
+    if not selector:
+        return True
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in selector.split(","):
+        key, _, value = term.partition("=")
+        if labels.get(key.strip()) != value.strip():
+            return False
+    return True
+
+
+def _equality_only(selector: str | None) -> bool:
+    return not selector or all(
+        "=" in t and "!" not in t and " in " not in t for t in selector.split(",")
+    )
+
+
+class Cache:
+    def __init__(self) -> None:
+        self._objects: dict[Resource, dict[Key, dict[str, Any]]] = defaultdict(dict)
+        self._gone: dict[Resource, dict[Key, int]] = defaultdict(dict)  # DELETED revisions
+        self._listed: set[tuple[Resource, str]] = set()
+        self._listing: dict[tuple[Resource, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # -- fed by the watch streams and by our own writes ---------------------------------------
+
+    def observe(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        """A watch event (ADDED, MODIFIED, DELETED, or None for the stream's initial listing)."""
+        resource = (obj.get("apiVersion") or "", obj.get("kind") or "")
+        watched = WATCHED.get(resource)
+        if watched is None:
+            return
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace") or "", meta.get("name") or "")
+        if event_type == "DELETED" or not _matches(obj, watched.selector):
+            self._objects[resource].pop(key, None)
+            self._gone[resource][key] = _revision(obj)
+            return
+        self._store(resource, key, obj)
+
+    def written(self, obj: dict[str, Any]) -> None:
+        """The API server's answer to our own write: newer than what the stream showed yet."""
+        self.observe("MODIFIED", obj)
+
+    def _store(self, resource: Resource, key: Key, obj: dict[str, Any]) -> None:
+        current = self._objects[resource].get(key)
+        if current is not None and _revision(current) > _revision(obj):
+            return
+        self._gone[resource].pop(key, None)
+        self._objects[resource][key] = _slim(obj)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def _ensure_listed(self, resource: Resource, namespace: str) -> None:
+        if (resource, namespace) in self._listed:
+            return
+        async with self._listing[(resource, namespace)]:
+            if (resource, namespace) in self._listed:
+                return
+            watched = WATCHED[resource]
+            answer = await client.list_from_server(
+                watched.api_version, watched.kind, namespace, watched.selector
+            )
+            for item in answer.get("items") or []:
+                item.setdefault("apiVersion", watched.api_version)
+                item.setdefault("kind", watched.kind)
+                meta = item.get("metadata") or {}
+                key = (meta.get("namespace") or namespace, meta.get("name") or "")
+                if self._gone[resource].get(key, -1) >= _revision(item):
+                    continue  # deleted while the listing was on its way
+                self._store(resource, key, item)
+            self._listed.add((resource, namespace))
+
+    async def get(
+        self, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        resource = (api_version, kind)
+        if resource not in WATCHED or not namespace:
+            return await client.read(api_version, kind, namespace, name)
+        await self._ensure_listed(resource, namespace)
+        return self._objects[resource].get((namespace, name))
+
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None, selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        resource = (api_version, kind)
+        if resource not in WATCHED or not namespace or not _equality_only(selector):
+            answer = await client.list_from_server(api_version, kind, namespace, selector)
+            return list(answer.get("items") or [])
+        await self._ensure_listed(resource, namespace)
+        return [
+            obj
+            for (ns, _), obj in sorted(self._objects[resource].items())
+            if ns == namespace and _matches(obj, selector)
+        ]
+
+    def peek(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """What the watch last showed, without a request (None when not seen)."""
+        return self._objects[(api_version, kind)].get((namespace, name))
+
+    def items(self, api_version: str, kind: str) -> list[tuple[Key, dict[str, Any]]]:
+        """Everything of one resource the watch has shown, without a request."""
+        return list(self._objects[(api_version, kind)].items())
+
+    def keys(self, api_version: str, kind: str) -> list[Key]:
+        return list(self._objects[(api_version, kind)])
+
+    def size(self) -> int:
+        return sum(len(objects) for objects in self._objects.values())
+
+
+# One cache per operator run; the startup handler replaces it (tests start many operators).
+CACHE = Cache()
+
+
+def reset() -> Cache:
+    global CACHE
+    CACHE = Cache()
+    return CACHE

@@ -1,0 +1,101 @@
+"""The watch cache: reads without requests, a listing never overrides a newer event."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from mlops_operator.kube import cache as cache_module
+from mlops_operator.kube import client
+from mlops_operator.kube.cache import Cache
+
+LABELS = {"app.kubernetes.io/managed-by": "mlops-operator", "app.kubernetes.io/part-of": "mlops"}
+
+
+def job(name: str, rv: int, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "ml", "resourceVersion": str(rv),
+                     "labels": {**LABELS, **labels}, "managedFields": [{"big": "x" * 100}]},
+    }  # fmt: skip
+
+
+class Listing(list[tuple[str, str, str | None]]):
+    """The LISTs sent, and the API server's answer to them."""
+
+    answer: dict[str, Any]
+
+
+@pytest.fixture
+def listing(monkeypatch: pytest.MonkeyPatch) -> Listing:
+    calls = Listing()
+    answer: dict[str, Any] = {"items": []}
+    calls.answer = answer
+
+    async def list_from_server(
+        api_version: str, kind: str, namespace: str | None, selector: str | None = None
+    ) -> dict[str, Any]:
+        calls.append((kind, namespace or "", selector))
+        await asyncio.sleep(0)
+        return answer
+
+    monkeypatch.setattr(client, "list_from_server", list_from_server)
+    return calls
+
+
+def test_the_first_read_lists_the_namespace_once_then_reads_cost_nothing(listing: Listing) -> None:
+    listing.answer["items"] = [job("a", 5)]
+    store = Cache()
+
+    async def main() -> None:
+        assert (await store.get("batch/v1", "Job", "ml", "a"))["metadata"]["name"] == "a"
+        assert await store.get("batch/v1", "Job", "ml", "b") is None
+        assert len(await store.list("batch/v1", "Job", "ml")) == 1
+
+    asyncio.run(main())
+    assert listing == [("Job", "ml", cache_module.CHILD_SELECTOR)]
+    assert "managedFields" not in store.peek("batch/v1", "Job", "ml", "a")["metadata"]  # type: ignore[index]
+
+
+def test_a_listing_older_than_an_event_does_not_win(listing: Listing) -> None:
+    store = Cache()
+    store.observe("MODIFIED", job("a", 9, stage="new"))
+    listing.answer["items"] = [job("a", 5, stage="old")]
+    found = asyncio.run(store.get("batch/v1", "Job", "ml", "a"))
+    assert found is not None and found["metadata"]["labels"]["stage"] == "new"
+
+
+def test_an_object_deleted_while_the_listing_was_in_flight_stays_deleted(listing: Listing) -> None:
+    store = Cache()
+    store.observe("DELETED", job("a", 7))
+    listing.answer["items"] = [job("a", 6)]
+    assert asyncio.run(store.get("batch/v1", "Job", "ml", "a")) is None
+    store.observe("ADDED", job("a", 8))  # recreated later with the same name
+    assert store.peek("batch/v1", "Job", "ml", "a") is not None
+
+
+def test_label_selectors_are_answered_from_the_cache(listing: Listing) -> None:
+    store = Cache()
+    for name, owner in (("a", "x"), ("b", "y"), ("c", "x")):
+        store.observe("ADDED", job(name, 3, **{"mlops.dev/dataset": owner}))
+    found = asyncio.run(store.list("batch/v1", "Job", "ml", "mlops.dev/dataset=x"))
+    assert [j["metadata"]["name"] for j in found] == ["a", "c"]
+
+
+def test_an_object_that_loses_our_labels_leaves_the_cache(listing: Listing) -> None:
+    store = Cache()
+    store.observe("ADDED", job("a", 3))
+    unlabelled = job("a", 4)
+    unlabelled["metadata"]["labels"] = {}
+    store.observe("MODIFIED", unlabelled)
+    assert store.peek("batch/v1", "Job", "ml", "a") is None
+
+
+def test_unwatched_kinds_and_set_based_selectors_go_to_the_api_server(listing: Listing) -> None:
+    store = Cache()
+    asyncio.run(store.list("v1", "ConfigMap", "ml"))
+    asyncio.run(store.list("batch/v1", "Job", "ml", "mlops.dev/dataset in (a,b)"))
+    assert [c[0] for c in listing] == ["ConfigMap", "Job"]
