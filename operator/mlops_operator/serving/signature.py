@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..api.modelversion import Signature
+from .errors import RequestError
 
 NUMPY_DTYPES: dict[str, Any] = {
     "BOOL": np.bool_,
@@ -31,15 +32,6 @@ _NUMERIC_REQUEST_TYPES = frozenset(
 _NUMBER_KINDS = "fiu"
 
 Columns = list[np.ndarray]
-
-
-class RequestError(Exception):
-    """A client error: answered with `status` and `{"error": message}`."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
