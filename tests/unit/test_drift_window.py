@@ -165,3 +165,10 @@ def test_widen_float32_keeps_other_columns() -> None:
     assert wide["f32"].tolist() == [5.1, 0.2, 1e-8, 123456.78]
     assert wide["f64"].tolist() == [0.1, 0.2, 0.3, 0.4] and wide["i"].dtype == frame["i"].dtype
     assert frame["f32"].dtype == np.float32  # the input is left alone
+
+
+def test_plan_types_live_in_the_pure_module_and_stay_importable_here() -> None:
+    from mlops_operator.drift import plan, window
+
+    assert window.CheckPlan is plan.CheckPlan and window.CheckOutcome is plan.CheckOutcome
+    assert CheckPlan is plan.CheckPlan

@@ -1,4 +1,5 @@
-"""DriftMonitor decisions, as tables: resolution, due checks, verdicts, Events, retrains."""
+"""DriftMonitor decisions, as tables: resolution, due checks, verdicts, Events, retrains,
+when to look again. Everything goes through the one `decide` the handler calls."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from typing import Any
 import pytest
 
 from mlops_operator.drift.check import DriftReport, FeatureResult
-from mlops_operator.drift.window import CheckOutcome, CheckPlan
+from mlops_operator.drift.plan import CheckOutcome, CheckPlan
 from mlops_operator.reconcile import driftmonitor as dm
 from mlops_operator.reconcile.conditions import rfc3339
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 ROOT = "file:///store"
 V1, V2, V3 = "a" * 64, "b" * 64, "c" * 64
-OWNER = {"apiVersion": "mlops.dev/v1alpha1", "kind": "DriftMonitor", "name": "watch", "uid": "u1"}
-LABELS = {"mlops.dev/driftmonitor": "watch"}
+OWNER = {"apiVersion": "mlops.dev/v1alpha1", "kind": "DriftMonitor", "name": "watch", "uid": "u1",
+         "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+LABELS = {
+    "app.kubernetes.io/managed-by": "mlops-operator",
+    "app.kubernetes.io/part-of": "mlops",
+    "mlops.dev/driftmonitor": "watch",
+}
 
 
 def monitor(
@@ -72,6 +78,10 @@ def served(**kwargs: Any) -> dm.Observed:
     return dm.Observed(deployment=deployment(), model_version=model_version(), **kwargs)
 
 
+def decide(body: dict[str, Any], observed: dm.Observed) -> dm.MonitorDecision:
+    return dm.decide(body, observed, NOW, ROOT)
+
+
 # --- resolution ---------------------------------------------------------------------------
 
 PROBLEMS = [
@@ -104,19 +114,20 @@ def test_what_cannot_be_checked_says_why(
     problem = dm.plan_check(monitor(**spec), observed, ROOT, NOW)
     assert isinstance(problem, dm.Problem), case
     assert (problem.reason, problem.ready) == (reason, ready)
-    decision = dm.decide_problem(monitor(**spec), problem)
+    assert dm.check_to_run(monitor(**spec), observed, NOW, ROOT) is None
+    decision = decide(monitor(**spec), observed)
     by_type = {c.type: c for c in decision.conditions}
     assert by_type["Ready"].status == ("True" if ready else "False")
     assert by_type["Ready"].reason == reason and by_type["Drifted"].status == "Unknown"
     assert [e.reason for e in decision.events] == [reason]  # an Event the first time
     assert not decision.create
+    assert decision.clear_drift and decision.check_result is None
+    assert decision.requeue_after is None  # the objects it waits for wake it when they change
 
 
 def test_the_same_problem_posts_no_second_event() -> None:
-    problem = dm.plan_check(monitor(), dm.Observed(), ROOT, NOW)
-    assert isinstance(problem, dm.Problem)
     seen = {"conditions": [{"type": "Ready", "status": "False", "reason": "DeploymentNotFound"}]}
-    assert dm.decide_problem(monitor(seen), problem).events == []
+    assert decide(monitor(seen), dm.Observed()).events == []
 
 
 PLANS = [
@@ -160,7 +171,7 @@ def test_plan_names_reference_source_and_features(
 
 
 def test_plan_carries_window_thresholds_and_correction() -> None:
-    spec = {
+    spec: dict[str, Any] = {
         "window": {"rows": 500, "durationSeconds": 600},
         "tests": {"numeric": "psi", "categorical": "jensenshannon"},
         "thresholds": {"pValue": 0.01, "distance": 0.3, "psi": 0.25, "driftShare": 0.4},
@@ -223,6 +234,11 @@ def report(*drifted: bool, share: float = 0.5) -> DriftReport:
     )
 
 
+def checked(outcome: CheckOutcome, **kwargs: Any) -> dm.Observed:
+    """What the handler observed after running a due check."""
+    return served(check=dm.Check(PLAN, outcome), **kwargs)
+
+
 def was(drifted: str | None) -> dict[str, Any]:
     if drifted is None:
         return {}
@@ -266,12 +282,14 @@ def test_verdict(
     events: list[str],
     result: str,
 ) -> None:
-    decision = dm.decide_check(monitor(was(before)), PLAN, outcome, NOW)
+    decision = decide(monitor(was(before)), checked(outcome))
     by_type = {c.type: c for c in decision.conditions}
     assert (by_type["Ready"].status, by_type["Ready"].reason) == ready, case
     assert (by_type["Drifted"].status, by_type["Drifted"].reason) == drifted, case
     assert [e.reason for e in decision.events] == events, case
-    assert dm.check_result(outcome) == result
+    assert dm.check_result(outcome) == result == decision.check_result
+    assert decision.drift is outcome.report and decision.clear_drift is (outcome.report is None)
+    assert decision.create == []  # alert only: no retrain
     assert decision.status["lastCheckTime"] == rfc3339(NOW)
     assert decision.status["samples"] == outcome.samples
     assert (decision.status["referenceUri"], decision.status["sourceUri"]) == ("r", "s")
@@ -280,7 +298,7 @@ def test_verdict(
 
 
 def test_verdict_status_lists_every_feature() -> None:
-    decision = dm.decide_check(monitor(), PLAN, CheckOutcome(500, 3, report(True, False)), NOW)
+    decision = decide(monitor(), checked(CheckOutcome(500, 3, report(True, False))))
     assert decision.status["driftShare"] == 0.5
     assert decision.status["features"] == [
         {"name": "f0", "test": "ks", "statistic": 0.5, "pValue": 0.001, "drifted": True},
@@ -293,13 +311,13 @@ def test_verdict_status_lists_every_feature() -> None:
 def test_the_same_check_failure_posts_no_second_event() -> None:
     before = {"conditions": [{"type": "Ready", "status": "False", "reason": "SamplesUnreadable"}]}
     outcome = CheckOutcome(0, failure="window", message="bad parquet")
-    assert dm.decide_check(monitor(before), PLAN, outcome, NOW).events == []
+    assert decide(monitor(before), checked(outcome)).events == []
 
 
 # --- retraining ---------------------------------------------------------------------------
 
-RETRAIN = {"action": {"type": "retrain", "cooldownSeconds": 3600, "maxRetrains": 2}}
-SOURCE_JOB = {
+RETRAIN: dict[str, Any] = {"action": {"type": "retrain", "cooldownSeconds": 3600, "maxRetrains": 2}}
+SOURCE_JOB: dict[str, Any] = {
     "metadata": {"name": "iris-lr"},
     "spec": {"datasetRef": {"name": "iris", "version": V1}, "model": "iris",
              "estimator": "LogisticRegression", "target": "target"},
@@ -320,12 +338,10 @@ def retrain(
     outcome: CheckOutcome | None = None,
     spec: dict[str, Any] | None = None,
     source_job: dict[str, Any] | None = SOURCE_JOB,
-) -> Any:
+) -> dm.MonitorDecision:
     body = monitor({**was("False"), **status}, **(spec or RETRAIN))
     outcome = outcome or CheckOutcome(500, 3, report(True, True))
-    decision = dm.decide_check(body, PLAN, outcome, NOW)
-    observed = served(source_job=source_job, retrains=retrains)
-    return dm.decide_retrain(body, decision, outcome, observed, OWNER, LABELS, NOW)
+    return decide(body, checked(outcome, source_job=source_job, retrains=retrains))
 
 
 LONG_AGO = NOW - timedelta(hours=2)
@@ -420,10 +436,12 @@ def test_retrain_without_a_source_is_not_ready() -> None:
 
 
 def test_retrain_rejected_by_the_api_server_is_reported() -> None:
-    decision = retrain({}, [])
-    dm.retrain_rejected(decision, "watch-retrain-1", "spec.model: Invalid value")
+    decision = dm.retrain_rejected(retrain({}, []), "spec.model: Invalid value")
     ready = next(c for c in decision.conditions if c.type == "Ready")
     assert (ready.status, ready.reason) == ("False", "RetrainFailed")
+    assert "watch-retrain-1 was refused: spec.model: Invalid value" in ready.message
+    assert decision.create == []  # nothing left to create when it is carried out again
+    assert decision.requeue_after == 300 and decision.check_result == "drift"
     assert "retrainsTriggered" not in decision.status and "lastRetrain" not in decision.status
     assert [e.reason for e in decision.events if e.type == "Warning"][-1] == "RetrainFailed"
     assert "RetrainTriggered" not in [e.reason for e in decision.events]
@@ -456,8 +474,8 @@ FAILURES = [
 def test_retrain_failures_counted_once(
     case: str, status: dict[str, Any], retrains: list[dict[str, Any]], new: list[str]
 ) -> None:
-    decision = dm.Decision()
-    assert dm.decide_retrain_failures(monitor(status), decision, retrains) == new, case
+    decision = decide(monitor(status), served(retrains=retrains))
+    assert decision.failed_retrains == new, case
     if new:
         assert decision.status["failedRetrains"] == [*status.get("failedRetrains", []), *new]
         assert [e.reason for e in decision.events] == ["RetrainFailed"] * len(new)
@@ -472,3 +490,139 @@ def test_what_to_read() -> None:
     assert dm.source_job_name(model_version({})) is None
     assert dm.needs_source_job(dm.spec_of(monitor(**RETRAIN)))
     assert not dm.needs_source_job(dm.spec_of(monitor()))
+
+
+# --- one retrain manifest, or none ----------------------------------------------------------
+
+ONE_OR_NONE = [
+    # case, status, owned TrainingJobs, retrain manifests in decision.create
+    ("drift, no retrain yet", {}, [], 1),
+    ("drift, cooldown over", {"retrainsTriggered": 1, "lastRetrain": {
+        "trainingJob": "watch-retrain-1", "at": rfc3339(LONG_AGO)}},
+     [tj("watch-retrain-1", "Succeeded", LONG_AGO)], 1),
+    ("drift within the cooldown", {"retrainsTriggered": 1, "lastRetrain": {
+        "trainingJob": "watch-retrain-1", "at": rfc3339(RECENTLY)}},
+     [tj("watch-retrain-1", "Succeeded", RECENTLY)], 0),
+    ("drift, cap reached", {"retrainsTriggered": 2},
+     [tj("watch-retrain-1", "Succeeded", LONG_AGO), tj("watch-retrain-2", "Succeeded", LONG_AGO)], 0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "status", "retrains", "count"), ONE_OR_NONE)
+def test_decide_creates_exactly_one_retrain_or_none(
+    case: str, status: dict[str, Any], retrains: list[dict[str, Any]], count: int
+) -> None:
+    decision = retrain(status, retrains)
+    assert len(decision.create) == count, case
+    assert all(m["kind"] == "TrainingJob" for m in decision.create)
+
+
+# --- when to look again ---------------------------------------------------------------------
+
+INTERVAL: dict[str, Any] = {"intervalSeconds": 300}
+LAST_CHECK = {**CHECKED, "lastCheckTime": rfc3339(NOW - timedelta(seconds=100))}
+
+
+def test_check_to_run_only_when_due() -> None:
+    plan = dm.check_to_run(monitor(), served(), NOW, ROOT)
+    assert isinstance(plan, CheckPlan) and plan.source_uri == f"{ROOT}/samples/ml/iris/iris-v1"
+    assert plan == dm.plan_check(monitor(), served(), ROOT, NOW)
+    status = {**CHECKED, "referenceUri": plan.reference_uri, "sourceUri": plan.source_uri,
+              "lastCheckTime": rfc3339(NOW - timedelta(seconds=100))}  # fmt: skip
+    assert dm.check_to_run(monitor(status), served(), NOW, ROOT) is None
+
+
+def test_after_a_check_look_again_after_the_interval() -> None:
+    outcome = CheckOutcome(500, 3, report(False, False))
+    assert decide(monitor(intervalSeconds=600), checked(outcome)).requeue_after == 600
+
+
+def test_no_check_due_look_again_when_the_next_one_is() -> None:
+    # the status names what the plan resolves to: only the interval decides
+    plan = dm.plan_check(monitor(), served(), ROOT, NOW)
+    assert isinstance(plan, CheckPlan)
+    status = {**LAST_CHECK, "referenceUri": plan.reference_uri, "sourceUri": plan.source_uri}
+    decision = decide(monitor(status, **INTERVAL), served())
+    assert decision.requeue_after == 200
+    assert decision.check_result is None and decision.create == [] and decision.status == {}
+
+
+def test_a_due_check_that_did_not_run_is_looked_at_again_at_once() -> None:
+    assert decide(monitor(), served()).requeue_after == 0
+
+
+def cooling(last_check: datetime, last_retrain: datetime, interval: int = 7200) -> dict[str, Any]:
+    """A monitor whose last check found drift after retrain 1 (cooldown 3600 s)."""
+    plan = dm.plan_check(monitor(), served(), ROOT, NOW)
+    assert isinstance(plan, CheckPlan)
+    status = {
+        **CHECKED,
+        "referenceUri": plan.reference_uri,
+        "sourceUri": plan.source_uri,
+        "lastCheckTime": rfc3339(last_check),
+        "retrainsTriggered": 1,
+        "lastRetrain": {"trainingJob": "watch-retrain-1", "at": rfc3339(last_retrain)},
+        **was("True"),
+    }
+    return monitor(status, intervalSeconds=interval, **RETRAIN)
+
+
+def test_a_check_that_finds_drift_in_the_cooldown_looks_again_when_it_ends() -> None:
+    # retrain 1 ten minutes ago, cooldown 3600 s: it ends in 50 minutes, before the interval
+    status = {"retrainsTriggered": 1, "lastRetrain": {"trainingJob": "watch-retrain-1",
+                                                      "at": rfc3339(RECENTLY)}}  # fmt: skip
+    body = monitor({**was("True"), **status}, intervalSeconds=7200, **RETRAIN)
+    retrains = [tj("watch-retrain-1", "Succeeded", RECENTLY)]
+    outcome = CheckOutcome(500, 3, report(True, True))
+    decision = decide(body, checked(outcome, source_job=SOURCE_JOB, retrains=retrains))
+    assert decision.create == []
+    assert decision.requeue_after == 3000
+    # with a shorter interval, the interval comes first
+    body = monitor({**was("True"), **status}, intervalSeconds=300, **RETRAIN)
+    decision = decide(body, checked(outcome, source_job=SOURCE_JOB, retrains=retrains))
+    assert decision.requeue_after == 300
+
+
+def test_between_checks_a_held_retrain_wakes_the_monitor_when_the_cooldown_ends() -> None:
+    body = cooling(last_check=NOW - timedelta(minutes=5), last_retrain=RECENTLY)
+    retrains = [tj("watch-retrain-1", "Succeeded", RECENTLY)]
+    assert dm.check_to_run(body, served(retrains=retrains), NOW, ROOT) is None
+    assert decide(body, served(retrains=retrains)).requeue_after == 3000  # not 7200 - 300
+
+
+def test_when_the_cooldown_has_ended_a_fresh_check_is_due() -> None:
+    ended = NOW - timedelta(hours=1, minutes=1)  # retrain 1 61 minutes ago: cooldown over
+    body = cooling(last_check=NOW - timedelta(minutes=5), last_retrain=ended)
+    retrains = [tj("watch-retrain-1", "Succeeded", ended)]
+    assert dm.check_to_run(body, served(retrains=retrains), NOW, ROOT) is not None
+    outcome = CheckOutcome(500, 3, report(True, True))
+    decision = decide(body, checked(outcome, source_job=SOURCE_JOB, retrains=retrains))
+    assert [m["metadata"]["name"] for m in decision.create] == ["watch-retrain-2"]
+
+
+HELD = [
+    # case, last check, last retrain, capped, Drifted, held until
+    ("held by the cooldown", NOW - timedelta(minutes=5), RECENTLY, False, "True",
+     RECENTLY + timedelta(hours=1)),
+    ("the last check made the retrain", RECENTLY, RECENTLY, False, "True", None),
+    ("the check came after the cooldown", NOW, LONG_AGO, False, "True", None),
+    ("cap reached", NOW - timedelta(minutes=5), RECENTLY, True, "True", None),
+    ("no drift", NOW - timedelta(minutes=5), RECENTLY, False, "False", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "last_check", "last_retrain", "capped", "drifted", "until"), HELD)
+def test_held_by_cooldown_until(
+    case: str,
+    last_check: datetime,
+    last_retrain: datetime,
+    capped: bool,
+    drifted: str,
+    until: datetime | None,
+) -> None:
+    body = cooling(last_check, last_retrain)
+    body["status"].update(was(drifted))
+    if capped:
+        body["status"]["retrainsTriggered"] = 2
+    retrains = [tj("watch-retrain-1", "Succeeded", last_retrain)]
+    assert dm.held_by_cooldown_until(body, retrains) == until, case

@@ -11,54 +11,32 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from ..artifacts import ArtifactError, Store
-from .check import DriftReport, check_drift
+from .check import check_drift
+from .plan import CheckOutcome, CheckPlan, Failure
 from .profile import ReferenceProfile
+
+# The plan and outcome types live in the pure `drift.plan` (reconcile/ imports them from
+# there); they stay importable from here.
+__all__ = [
+    "CheckOutcome",
+    "CheckPlan",
+    "Failure",
+    "read_samples",
+    "read_snapshot",
+    "run_check",
+    "sample_time",
+    "select_files",
+    "widen_float32",
+]
 
 # `<UTC timestamp>-<hex>.parquet`, the timestamp as `%Y%m%dT%H%M%S%fZ` (serving/sampling.py).
 SAMPLE_FILE = re.compile(r"^(\d{8}T\d{6})(\d{6})Z-[0-9a-f]+\.parquet$")
-
-Failure = Literal["reference", "window", "features"]
-
-
-@dataclass(frozen=True)
-class CheckPlan:
-    """Everything a check needs, decided by reconcile/driftmonitor.py."""
-
-    reference_uri: str
-    source_uri: str  # a samples directory or a snapshot file
-    source: Literal["samples", "snapshot"]
-    rows: int | None = None  # newest rows kept
-    since: datetime | None = None  # samples written at or after this moment
-    features: tuple[str, ...] | None = None
-    numeric_test: str = "ks"
-    categorical_test: str = "chisquare"
-    p_value: float = 0.05
-    distance: float = 0.1
-    psi: float = 0.2
-    drift_share: float = 0.5
-    correction: str = "none"
-    min_samples: int = 100
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    samples: int
-    files: int = 0
-    report: DriftReport | None = None  # None: too few samples, or a failure
-    failure: Failure | None = None
-    message: str = ""
-
-    @property
-    def insufficient(self) -> bool:
-        return self.failure is None and self.report is None
 
 
 def sample_time(uri: str) -> datetime | None:

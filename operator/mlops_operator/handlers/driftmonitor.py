@@ -1,75 +1,49 @@
-"""Kopf glue for DriftMonitor: gather, plan, check in a worker thread, carry out, export."""
+"""DriftMonitor glue: gather (and run a due check in a worker thread), decide, carry out,
+export the series. No decisions here: they are all in reconcile/driftmonitor.py."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
-import kopf
-
-from .. import API_VERSION, GROUP, VERSION, kube, metrics
-from ..api.kinds import DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
+from .. import API_VERSION, kube, metrics
+from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
 from ..artifacts import Store
 from ..config import OperatorConfig
+from ..drift.check import DriftReport
 from ..drift.window import CheckOutcome, CheckPlan, run_check
 from ..reconcile import driftmonitor as decide
-from ..reconcile.decision import Decision
-from .common import as_dict, carry_out, forget, lock_for, now
+from .common import carry_out, now
 
 CONFIG = OperatorConfig.from_env()
 
 
-@kopf.on.create(GROUP, VERSION, DRIFT_MONITOR.plural)
-@kopf.on.update(GROUP, VERSION, DRIFT_MONITOR.plural, field="spec")
-@kopf.on.resume(GROUP, VERSION, DRIFT_MONITOR.plural)
-@kopf.timer(GROUP, VERSION, DRIFT_MONITOR.plural, interval=CONFIG.poll_seconds, initial_delay=1)
-async def reconcile_drift_monitor(body: kopf.Body, **_: Any) -> None:
-    async with lock_for(body):
-        plain = as_dict(body)
-        with metrics.reconcile_timer(DRIFT_MONITOR.kind):
-            await _reconcile(body, plain)
-
-
-async def _reconcile(body: kopf.Body, plain: dict[str, Any]) -> None:
+async def reconcile(plain: dict[str, Any]) -> float | None:
+    """One reconcile of a DriftMonitor (a plain body); returns when to look again."""
     meta = plain["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     if not metrics.has_drift_series(namespace, name):
         metrics.initialise_monitor(namespace, name)
-        _export_status(namespace, name, plain)  # after a restart: the last check's values
+        _restore_series(namespace, name, plain)  # after a restart: the last check's values
     moment = now()
-    observed = await observe(plain)
-    decision = Decision()
-    failed = decide.decide_retrain_failures(plain, decision, observed.retrains)
-    if failed:
-        metrics.RETRAIN_FAILURES.labels(namespace, name).inc(len(failed))
-    plan = decide.plan_check(plain, observed, CONFIG.store_uri, moment)
-    if isinstance(plan, decide.Problem):
-        metrics.clear_drift(namespace, name)
-        _merge(decision, decide.decide_problem(plain, plan))
-        await carry_out(DRIFT_MONITOR, body, plain, decision)
-        return
-    if not decide.check_due(plain, plan, moment):
-        if decision.status or decision.events:
-            await carry_out(DRIFT_MONITOR, body, plain, decision)
-        return
-    outcome = await asyncio.to_thread(_check, plan)
-    _merge(decision, decide.decide_check(plain, plan, outcome, moment))
-    labels = kube.child_labels(DRIFT_MONITOR.kind, name)
-    decide.decide_retrain(
-        plain, decision, outcome, observed, kube.owner_reference(plain), labels, moment
-    )
-    metrics.DRIFT_CHECKS.labels(namespace, name, decide.check_result(outcome)).inc()
-    _export(namespace, name, outcome)
-    for manifest in decision.create:
-        try:
-            await kube.create(manifest)
-            metrics.RETRAINS_TRIGGERED.labels(namespace, name).inc()
-        except kube.Conflict:
-            pass  # created before a restart: the deterministic name is the guard
-        except kube.ApiError as error:
-            decide.retrain_rejected(decision, manifest["metadata"]["name"], error.message)
-    decision.create = []
-    await carry_out(DRIFT_MONITOR, body, plain, decision)
+    observed = await observe(plain, moment)
+    decision = decide.decide(plain, observed, moment, CONFIG.store_uri)
+    try:
+        await carry_out(DRIFT_MONITOR, plain, decision)
+    except kube.ApiError as error:
+        if not decision.create or isinstance(error, kube.Conflict):
+            raise
+        # The retrain TrainingJob was refused (creating it is the first step of carry_out).
+        decision = decide.retrain_rejected(decision, error.message)
+        await carry_out(DRIFT_MONITOR, plain, decision)
+    _export(namespace, name, decision)
+    return decision.requeue_after
+
+
+def forget(namespace: str, name: str) -> None:
+    """The DriftMonitor is gone: drop its series."""
+    metrics.forget_monitor(namespace, name)
 
 
 def _check(plan: CheckPlan) -> CheckOutcome:
@@ -77,8 +51,8 @@ def _check(plan: CheckPlan) -> CheckOutcome:
     return run_check(Store(CONFIG.store_uri), plan)
 
 
-async def observe(body: dict[str, Any]) -> decide.Observed:
-    """Read what the monitor depends on; only what its spec needs."""
+async def observe(body: dict[str, Any], moment: datetime) -> decide.Observed:
+    """Read what the monitor depends on (only what its spec needs); run a due check."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     spec = decide.spec_of(body)
     observed = decide.Observed()
@@ -96,45 +70,48 @@ async def observe(body: dict[str, Any]) -> decide.Observed:
             observed.source_job = await kube.get(API_VERSION, TRAINING_JOB.kind, namespace, job)
     if spec.target.dataset_ref is not None:
         observed.dataset = await kube.get(
-            API_VERSION, "Dataset", namespace, spec.target.dataset_ref.name
+            API_VERSION, DATASET.kind, namespace, spec.target.dataset_ref.name
         )
     if spec.reference is not None:
-        observed.reference = await kube.get(API_VERSION, "Dataset", namespace, spec.reference.name)
+        observed.reference = await kube.get(
+            API_VERSION, DATASET.kind, namespace, spec.reference.name
+        )
     if spec.action.type == "retrain":
         selector = f"{DRIFT_MONITOR.label}={name}"
-        owned = await kube.list_objects(API_VERSION, TRAINING_JOB.kind, namespace, selector)
-        uid = body["metadata"]["uid"]
-        observed.retrains = [
-            tj
-            for tj in owned
-            if any(o.get("uid") == uid for o in tj["metadata"].get("ownerReferences") or [])
-        ]
+        labelled = await kube.list_objects(API_VERSION, TRAINING_JOB.kind, namespace, selector)
+        observed.retrains = decide.owned_retrains(body, labelled)
+    plan = decide.check_to_run(body, observed, moment, CONFIG.store_uri)
+    if plan is not None:
+        observed.check = decide.Check(plan, await asyncio.to_thread(_check, plan))
     return observed
 
 
-def _merge(into: Decision, other: Decision) -> None:
-    into.status.update(other.status)
-    into.conditions += other.conditions
-    into.events += other.events
-    into.create += other.create
-
-
-def _export(namespace: str, name: str, outcome: CheckOutcome) -> None:
-    if outcome.report is None:
+def _export(namespace: str, name: str, decision: decide.MonitorDecision) -> None:
+    if decision.failed_retrains:
+        metrics.RETRAIN_FAILURES.labels(namespace, name).inc(len(decision.failed_retrains))
+    if decision.check_result is not None:
+        metrics.DRIFT_CHECKS.labels(namespace, name, decision.check_result).inc()
+    if decision.create:
+        metrics.RETRAINS_TRIGGERED.labels(namespace, name).inc(len(decision.create))
+    if decision.drift is not None:
+        _record(namespace, name, decision.drift)
+    elif decision.clear_drift:
         metrics.clear_drift(namespace, name)
-        return
+
+
+def _record(namespace: str, name: str, report: DriftReport) -> None:
     metrics.record_drift(
         namespace,
         name,
         [
             metrics.FeatureSeries(f.name, f.test, f.statistic, f.p_value, f.drifted)
-            for f in outcome.report.features
+            for f in report.features
         ],
-        outcome.report.drift_share,
+        report.drift_share,
     )
 
 
-def _export_status(namespace: str, name: str, body: dict[str, Any]) -> None:
+def _restore_series(namespace: str, name: str, body: dict[str, Any]) -> None:
     status = body.get("status") or {}
     features = status.get("features") or []
     if not features:
@@ -150,9 +127,3 @@ def _export_status(namespace: str, name: str, body: dict[str, Any]) -> None:
         ],
         status.get("driftShare"),
     )
-
-
-@kopf.on.delete(GROUP, VERSION, DRIFT_MONITOR.plural, optional=True)
-async def drift_monitor_deleted(body: kopf.Body, **_: Any) -> None:
-    metrics.forget_monitor(body["metadata"]["namespace"], body["metadata"]["name"])
-    forget(body)

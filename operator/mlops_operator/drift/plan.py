@@ -1,0 +1,49 @@
+"""What a DriftMonitor check compares (`CheckPlan`) and what it found (`CheckOutcome`).
+
+Plain data, no I/O: reconcile/ decides the plan and judges the outcome; `drift.window`
+reads the store and runs the statistics in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .check import DriftReport
+
+Failure = Literal["reference", "window", "features"]
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """Everything a check needs, decided by reconcile/monitoring/resolve.py."""
+
+    reference_uri: str
+    source_uri: str  # a samples directory or a snapshot file
+    source: Literal["samples", "snapshot"]
+    rows: int | None = None  # newest rows kept
+    since: datetime | None = None  # samples written at or after this moment
+    features: tuple[str, ...] | None = None
+    numeric_test: str = "ks"
+    categorical_test: str = "chisquare"
+    p_value: float = 0.05
+    distance: float = 0.1
+    psi: float = 0.2
+    drift_share: float = 0.5
+    correction: str = "none"
+    min_samples: int = 100
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    samples: int
+    files: int = 0
+    report: DriftReport | None = None  # None: too few samples, or a failure
+    failure: Failure | None = None
+    message: str = ""
+
+    @property
+    def insufficient(self) -> bool:
+        return self.failure is None and self.report is None

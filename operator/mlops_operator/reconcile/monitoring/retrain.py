@@ -1,0 +1,214 @@
+"""Retraining on drift: the cooldown, the cap, the TrainingJob to create, failed retrains.
+
+Level-triggered: the count and the time of the last retrain come from both the status and
+the TrainingJobs this monitor owns (deterministic names `<monitor>-retrain-<n>`), so a
+restart between creating a TrainingJob and writing the status never makes a second one.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from ... import API_VERSION
+from ...api.driftmonitor import DriftMonitorSpec, RetrainRecord
+from ...api.kinds import DRIFT_MONITOR, TRAINING_JOB
+from .. import reasons
+from ..conditions import Cond, is_true, parse_time, rfc3339
+from ..decision import Decision
+from ..ownership import child_labels, owner_reference
+from .observed import DRIFTED, READY, Observed, spec_of
+from .verdict import MAX_MESSAGE, not_ready
+
+FINISHED = ("Succeeded", "Failed")
+MAX_NAME = 63
+D = TypeVar("D", bound=Decision)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why no retrain now; `until`: when the cooldown ends (None: no time will lift it)."""
+
+    message: str
+    until: datetime | None = None
+
+
+def retrain_name(monitor: str, n: int) -> str:
+    tail = f"-retrain-{n}"
+    return monitor[: MAX_NAME - len(tail)].rstrip("-") + tail
+
+
+def retrains_so_far(body: dict[str, Any], retrains: list[dict[str, Any]]) -> int:
+    status = body.get("status") or {}
+    return max(int(status.get("retrainsTriggered") or 0), len(retrains))
+
+
+def last_retrain_at(body: dict[str, Any], retrains: list[dict[str, Any]]) -> datetime | None:
+    record = (body.get("status") or {}).get("lastRetrain") or {}
+    moments = [parse_time(record.get("at"))]
+    moments += [parse_time((tj.get("metadata") or {}).get("creationTimestamp")) for tj in retrains]
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def retrain_spec(
+    spec: DriftMonitorSpec, source_job: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The TrainingJob spec to run: the template, else a copy of the one behind the served
+    version; the Dataset version is unpinned so it trains on the newest one."""
+    if spec.action.training_job_template is not None:
+        chosen = spec.action.training_job_template.wire()
+    elif source_job is not None:
+        chosen = copy.deepcopy(dict(source_job.get("spec") or {}))
+    else:
+        return None
+    chosen["datasetRef"] = {"name": chosen["datasetRef"]["name"]}
+    return chosen
+
+
+def retrain_manifest(body: dict[str, Any], n: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """The n-th retrain TrainingJob, owned by and labelled with the monitor."""
+    meta = body["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": TRAINING_JOB.kind,
+        "metadata": {
+            "name": retrain_name(meta["name"], n),
+            "namespace": meta["namespace"],
+            "labels": child_labels(DRIFT_MONITOR.kind, meta["name"]),
+            "ownerReferences": [owner_reference(body)],
+        },
+        "spec": spec,
+    }
+
+
+def retrain_held(
+    spec: DriftMonitorSpec,
+    retrains: list[dict[str, Any]],
+    done: int,
+    last: datetime | None,
+    now: datetime,
+) -> Hold | None:
+    """Why a retrain must wait: the cap, one still running, or the cooldown."""
+    if done >= spec.action.max_retrains:
+        return Hold(f"maxRetrains ({spec.action.max_retrains}) reached")
+    running = [
+        tj["metadata"]["name"]
+        for tj in retrains
+        if (tj.get("status") or {}).get("phase") not in FINISHED
+    ]
+    if running:
+        return Hold(f"TrainingJob {running[0]} is still running")
+    if last is not None and now - last < timedelta(seconds=spec.action.cooldown_seconds):
+        until = last + timedelta(seconds=spec.action.cooldown_seconds)
+        return Hold(f"cooling down until {rfc3339(until)}", until)
+    return None
+
+
+def held_by_cooldown_until(body: dict[str, Any], retrains: list[dict[str, Any]]) -> datetime | None:
+    """When the last check found drift after an earlier retrain and below the cap, the end
+    of that retrain's cooldown, if the check came before it: then a retrain may follow."""
+    spec = spec_of(body)
+    status = body.get("status") or {}
+    if spec.action.type != "retrain" or not is_true(status.get("conditions"), DRIFTED):
+        return None
+    if retrains_so_far(body, retrains) >= spec.action.max_retrains:
+        return None
+    last_retrain = last_retrain_at(body, retrains)
+    last_check = parse_time(status.get("lastCheckTime"))
+    if last_retrain is None or last_check is None or last_retrain >= last_check:
+        return None  # no retrain yet, or the last check made the last one
+    until = last_retrain + timedelta(seconds=spec.action.cooldown_seconds)
+    return until if last_check < until else None
+
+
+def decide_retrain(
+    body: dict[str, Any], decision: Decision, observed: Observed, now: datetime
+) -> None:
+    """After a check that found dataset drift, with action retrain: one TrainingJob, unless
+    capped, cooling down (look again when it ends) or one is still running."""
+    spec = spec_of(body)
+    check = observed.check
+    if spec.action.type != "retrain" or check is None or check.outcome.report is None:
+        return
+    if not check.outcome.report.dataset_drifted:
+        return
+    done = retrains_so_far(body, observed.retrains)
+    last = last_retrain_at(body, observed.retrains)
+    held = retrain_held(spec, observed.retrains, done, last, now)
+    if held:
+        _append_to_drifted(decision, f"; no retrain: {held.message}")
+        if held.until is not None:
+            decision.look_again_in((held.until - now).total_seconds())
+        return
+    chosen = retrain_spec(spec, observed.source_job)
+    if chosen is None:
+        message = (
+            "drift detected but there is nothing to retrain: the served ModelVersion names no "
+            "TrainingJob that still exists; set spec.action.trainingJobTemplate"
+        )
+        not_ready(body, decision, reasons.RETRAIN_SOURCE_NOT_FOUND, message)
+        return
+    n = done + 1
+    manifest = retrain_manifest(body, n, chosen)
+    name = manifest["metadata"]["name"]
+    decision.create.append(manifest)
+    decision.status.update(
+        retrainsTriggered=n,
+        lastRetrain=RetrainRecord(training_job=name, at=rfc3339(now)).wire(),
+    )
+    _append_to_drifted(decision, f"; retraining with TrainingJob {name}")
+    decision.note(
+        reasons.RETRAIN_TRIGGERED,
+        f"TrainingJob {name} created (retrain {n} of {spec.action.max_retrains})",
+    )
+
+
+def _append_to_drifted(decision: Decision, text: str) -> None:
+    decision.conditions = [
+        Cond(c.type, c.status, c.reason, (c.message + text)[:MAX_MESSAGE])
+        if c.type == DRIFTED
+        else c
+        for c in decision.conditions
+    ]
+
+
+def new_retrain_failures(body: dict[str, Any], retrains: list[dict[str, Any]]) -> list[str]:
+    """Retrain TrainingJobs that ended Failed since the status last recorded them."""
+    seen = set((body.get("status") or {}).get("failedRetrains") or [])
+    return sorted(
+        tj["metadata"]["name"]
+        for tj in retrains
+        if (tj.get("status") or {}).get("phase") == "Failed" and tj["metadata"]["name"] not in seen
+    )
+
+
+def decide_retrain_failures(
+    body: dict[str, Any], decision: Decision, retrains: list[dict[str, Any]]
+) -> list[str]:
+    """Record newly failed retrains in the status (with a Warning); returns their names."""
+    failed = new_retrain_failures(body, retrains)
+    if failed:
+        seen = list((body.get("status") or {}).get("failedRetrains") or [])
+        decision.status["failedRetrains"] = (seen + failed)[-100:]
+        for name in failed:
+            decision.warn(reasons.RETRAIN_FAILED, f"retrain TrainingJob {name} failed")
+    return failed
+
+
+def retrain_rejected(decision: D, message: str) -> D:
+    """The API server refused the retrain TrainingJob in `decision.create`: nothing was
+    created, say why. The same decision otherwise, with nothing left to create."""
+    names = [m["metadata"]["name"] for m in decision.create if m["kind"] == TRAINING_JOB.kind]
+    text = f"retrain TrainingJob {', '.join(names)} was refused: {message}"[:MAX_MESSAGE]
+    status = {
+        k: v for k, v in decision.status.items() if k not in ("retrainsTriggered", "lastRetrain")
+    }
+    conditions = [c for c in decision.conditions if c.type != READY]
+    conditions.append(Cond(READY, "False", reasons.RETRAIN_FAILED, text))
+    events = [e for e in decision.events if e.reason != reasons.RETRAIN_TRIGGERED]
+    rejected = replace(decision, status=status, conditions=conditions, events=events, create=[])
+    rejected.warn(reasons.RETRAIN_FAILED, text)
+    return rejected
