@@ -17,7 +17,7 @@
 #   BUILDAH_STORAGE_DRIVER   vfs: use buildah's vfs driver (own root, by default
 #                            /var/lib/containers/storage-vfs) when overlay misbehaves
 #   BUILDAH_ROOT             a separate buildah storage root (cold builds, experiments)
-#   DEBIAN_MIRROR            mirror for debootstrap (default: the one apt uses here)
+#   DEBIAN_MIRROR            mirror for debootstrap (default: the one the machine's apt uses)
 #   MLOPS_IMAGE_CACHE        archive directory (default ~/.cache/mlops-operator/images)
 set -euo pipefail
 
@@ -93,8 +93,8 @@ else
 fi
 
 # 2. build ------------------------------------------------------------------------------
-# pip inside the build trusts what pip trusts on this machine (a TLS-intercepting proxy's
-# CA, for one): the bundle is handed over as a build secret, never copied into a layer.
+# pip inside the build trusts what pip trusts on the building machine (a TLS-intercepting
+# proxy's CA, for one): the bundle is handed over as a build secret, never copied into a layer.
 ca_bundle=${PIP_CERT:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}}
 secret=()
 [ -s "$ca_bundle" ] && secret=(--secret "id=build-ca,src=$ca_bundle")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start the local single-node cluster: etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, containerd, kubelet and kube-proxy as processes on this machine, real pods
-# through runc and the CNI bridge plugin. Idempotent: components already running are kept,
+# kube-scheduler, containerd, kubelet and kube-proxy as processes on the machine it runs on,
+# real pods through runc and the CNI bridge plugin. Idempotent: components already running are kept,
 # missing ones are started, and a healthy cluster returns at once. See docs/local-cluster.md.
 #   MLOPS_NODE_IP=...    node address (default: the source address of the default route)
 #   CLUSTER_UP_TIMEOUT=N seconds to wait for the node and the smoke pod (default 180)
@@ -146,8 +146,9 @@ state = "$RUN/containerd"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_cdi = false
-  # This VM's root has no CAP_SYS_RESOURCE, so no process may lower its oom_score_adj below
-  # containerd's own (0); without this, runc fails for every sandbox (-998). See docs/local-cluster.md.
+  # Where root lacks CAP_SYS_RESOURCE (unprivileged containers, some VMs) no process may lower
+  # its oom_score_adj below containerd's own (0); without this, runc fails there for every
+  # sandbox (-998). Harmless where root has it. See docs/local-cluster.md.
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"

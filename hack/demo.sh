@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: the iris pipeline end to end on a real cluster, each step timed.
 #
-#   CLUSTER=local   (default) this machine's single-node cluster: make packages tools image
-#                   cluster-up (all idempotent), the image imported into its containerd.
+#   CLUSTER=local   (default) a single-node cluster on the machine that runs this script:
+#                   make packages tools image cluster-up (all idempotent), the image imported
+#                   into its containerd.
 #   CLUSTER=current the cluster of the current kubeconfig context (kind, minikube, a real one).
 #                   Nothing is built or loaded: IMAGE_REPOSITORY/IMAGE_TAG (default
 #                   mlops-operator:<version>) must be pullable there or already on its nodes.
