@@ -111,15 +111,17 @@ def test_upgrade_to_changed_values_then_uninstall_leaves_no_orphans(installed: I
     [old_pod] = operator_pods(core, NAMESPACE, RELEASE)
 
     # helm upgrade to changed values: a new operator pod (Recreate) with the new settings
-    upgrade(kubeconfig, RELEASE, NAMESPACE, {"operator": {"workers": 3, "pollSeconds": 2}})
+    upgrade(kubeconfig, RELEASE, NAMESPACE, {"operator": {"workers": 3, "resyncSeconds": 5}})
     new_pod = wait_operator_ready(core, NAMESPACE, RELEASE)
     assert new_pod.metadata.name != old_pod.metadata.name
     env = {e.name: e.value for e in new_pod.spec.containers[0].env}
-    assert env["MLOPS_WORKERS"] == "3" and env["MLOPS_POLL_SECONDS"] == "2"
+    assert env["MLOPS_WORKERS"] == "3" and env["MLOPS_RESYNC_SECONDS"] == "5"
     assert apps.read_namespaced_deployment(FULLNAME, NAMESPACE).spec.strategy.type == "Recreate"
     history = json.loads(helm(kubeconfig, "history", RELEASE, "-n", NAMESPACE, "-o", "json").stdout)
     assert [h["revision"] for h in history] == [1, 2] and history[-1]["status"] == "deployed"
-    time.sleep(10)  # several poll rounds of the new operator
+    # The new operator reconciles every object once as its watches list them, then resyncs
+    # every 5 s: neither may create anything twice or change a finished pipeline.
+    time.sleep(15)
     assert snapshot(installed) == before
     for kind, name in (
         ("Dataset", "iris"),

@@ -26,6 +26,9 @@ import yaml
 from tests.support.cluster import wait_for
 from tests.support.control_plane import ROOT, ControlPlane, binary
 
+from mlops_operator.kube.cache import WATCHED as WATCHED_RESOURCES
+from mlops_operator.kube.resources import Resource
+
 pytestmark = pytest.mark.integration
 
 CHART = ROOT / "charts" / "mlops-operator"
@@ -381,6 +384,7 @@ def test_rendered_chart_passes_server_side_dry_run(
             "/metrics/prometheusRule/driftFor",
         ),
         (["--set", "operator.workers=0"], "/operator/workers"),
+        (["--set", "operator.resyncSeconds=0"], "/operator/resyncSeconds"),
     ],
 )
 def test_values_schema_refuses_bad_values(overrides: list[str], message: str) -> None:
@@ -551,6 +555,10 @@ def _can(
     return bool(review.status.allowed)
 
 
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
 # What the operator does in the API: (verb, group, resource, subresource).
 NEEDED = [
     *[
@@ -570,7 +578,6 @@ NEEDED = [
     ],
     *[(v, "batch", "jobs", "") for v in ("create", "get", "list", "watch", "delete")],
     *[(v, "", "pods", "") for v in ("get", "list", "watch")],
-    ("get", "", "pods", "log"),
     *[
         (v, "apps", "deployments", "")
         for v in ("create", "get", "list", "watch", "patch", "delete")
@@ -582,6 +589,12 @@ NEEDED = [
     ],
     ("create", "", "events", ""),
     ("create", "events.k8s.io", "events", ""),
+    # Everything the operator watches (its cache and the events that wake reconciles).
+    *[
+        (v, _group(watched.api_version), Resource(watched.api_version, watched.kind).plural, "")
+        for watched in WATCHED_RESOURCES.values()
+        for v in ("list", "watch")
+    ],
 ]
 REFUSED = [
     ("get", "", "secrets", ""),
@@ -593,6 +606,11 @@ REFUSED = [
     ("patch", "", "namespaces", ""),
     ("delete", "mlops.dev", "datasets", "status"),
     ("create", "kopf.dev", "kopfpeerings", ""),
+    ("get", "", "pods", "log"),
+    # Writes are creates, patches and deletes: no full-object update.
+    ("update", "apps", "deployments", ""),
+    ("update", "", "services", ""),
+    ("update", "mlops.dev", "modeldeployments", ""),
 ]
 
 
@@ -703,8 +721,9 @@ def test_helm_install_and_uninstall_keep_crds_resources_and_store(
     custom.create_namespaced_custom_object(
         "mlops.dev", "v1alpha1", target_namespace, "datasets", dataset
     )
+    changed = ["--set", "operator.workers=2", "--set", "operator.resyncSeconds=30"]
     upgraded = subprocess.run(
-        [*helm, "upgrade", "demo", str(CHART), "--set", "operator.workers=2"],
+        [*helm, "upgrade", "demo", str(CHART), *changed],
         env=env,
         check=False,
         capture_output=True,
@@ -719,6 +738,7 @@ def test_helm_install_and_uninstall_keep_crds_resources_and_store(
         .env
     }
     assert env_after["MLOPS_WORKERS"] == "2"
+    assert env_after["MLOPS_RESYNC_SECONDS"] == "30"
     removed = subprocess.run(
         [*helm, "uninstall", "demo", "--wait"],
         env=env,

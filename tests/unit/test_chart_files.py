@@ -14,6 +14,9 @@ import pytest
 import yaml
 
 from mlops_operator.api.kinds import KINDS
+from mlops_operator.config import OperatorConfig
+from mlops_operator.kube.cache import WATCHED
+from mlops_operator.kube.resources import Resource
 from mlops_operator.serving import metrics as serving_metrics
 from mlops_operator.training.sources import load_sklearn
 
@@ -108,6 +111,45 @@ def test_values_yaml_documents_each_top_level_key() -> None:
         index = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
         above = "\n".join(lines[max(0, index - 6) : index + 3])
         assert "#" in above, f"{key} has no comment"
+
+
+def test_operator_value_defaults_are_the_operator_defaults() -> None:
+    """Installed with defaults, the operator runs as it would with no environment at all."""
+    operator = yaml.safe_load((CHART / "values.yaml").read_text())["operator"]
+    defaults = OperatorConfig()
+    assert operator["workers"] == defaults.workers
+    assert operator["resyncSeconds"] == defaults.resync_seconds
+    assert operator["jobTtlSeconds"] == defaults.job_ttl_seconds
+    assert operator["healthPort"] == defaults.health_port
+    assert operator["metricsPort"] == defaults.metrics_port
+
+
+def _operator_rules() -> list[dict[str, Any]]:
+    """The rules every (Cluster)Role of the operator holds: plain YAML in one helper template."""
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    block = re.search(
+        r'\{\{- define "mlops-operator.namespacedRules" -\}\}\n(.*?)\{\{- end -\}\}',
+        helpers,
+        re.S,
+    )
+    assert block, "the namespacedRules helper is gone"
+    rules: list[dict[str, Any]] = yaml.safe_load(block.group(1))
+    return rules
+
+
+def test_operator_may_list_and_watch_everything_it_caches() -> None:
+    """Every resource of the watch cache (kube.cache.WATCHED) is granted get, list and watch."""
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in _operator_rules():
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    for watched in WATCHED.values():
+        group = watched.api_version.rpartition("/")[0]
+        plural = Resource(watched.api_version, watched.kind).plural
+        verbs = granted.get((group, plural), set())
+        assert {"get", "list", "watch"} <= verbs, (group, plural, verbs)
+    assert not {v for verbs in granted.values() for v in verbs} & {"*", "deletecollection"}
 
 
 # ---------------------------------------------------------------- the iris example

@@ -75,14 +75,18 @@ app.kubernetes.io/component: operator
 
 {{/* The rules of the operator: least privilege, no wildcards. */}}
 {{- define "mlops-operator.namespacedRules" -}}
-# The five kinds: Kopf watches them, patches them (finalizer, progress annotations) and the
-# operator writes their status; ModelVersions and retraining TrainingJobs are created by it.
+# Every resource here but Events is watched (list + watch): the watch events feed the operator's
+# cache and wake the owners; reads come from that cache. Writes are creates, PATCHes (server-side
+# apply, merge patches) and deletes, never a PUT, so no `update` except on /finalizers.
+# The five kinds: the operator watches them, writes their status, creates ModelVersions and
+# retraining TrainingJobs; Kopf patches them (finalizer, progress annotations).
 - apiGroups: [mlops.dev]
   resources: [datasets, trainingjobs, modelversions, modeldeployments, driftmonitors]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [mlops.dev]
   resources: [datasets/status, trainingjobs/status, modelversions/status, modeldeployments/status, driftmonitors/status]
-  verbs: [get, patch, update]
+  verbs: [get, patch]
+# Owner references with blockOwnerDeletion need `update` on the owner's finalizers.
 - apiGroups: [mlops.dev]
   resources: [datasets/finalizers, trainingjobs/finalizers, modelversions/finalizers, modeldeployments/finalizers, driftmonitors/finalizers]
   verbs: [update]
@@ -90,24 +94,22 @@ app.kubernetes.io/component: operator
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]
-# Pod status of Jobs and serving pods (crash loops, termination messages) and their logs.
+# Pods of Jobs and serving pods, watched for their status (crash loops, termination messages);
+# the operator never reads their logs.
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
-- apiGroups: [""]
-  resources: [pods/log]
-  verbs: [get]
 # Serving: Deployments, Services and autoscalers of ModelDeployments.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [get, list, watch, create, patch, update, delete]
-# Events on the resources (Kopf posts core/v1 Events).
+  verbs: [get, list, watch, create, patch, delete]
+# Events on the resources (posted, never read).
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
