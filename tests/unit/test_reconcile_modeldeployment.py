@@ -1,4 +1,8 @@
-"""The ModelDeployment rollout state machine, one transition per row."""
+"""The ModelDeployment rollout state machine, one transition per row.
+
+Each row also says whether the canary analysis is due (what the handler reads before it
+decides) and when time itself should wake the object again (`requeue`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,18 @@ from typing import Any
 
 import pytest
 
+from mlops_operator.api.modeldeployment import ModelDeploymentSpec
 from mlops_operator.config import OperatorConfig
 from mlops_operator.reconcile import reasons
 from mlops_operator.reconcile.analysis import Judgement
 from mlops_operator.reconcile.conditions import rfc3339
-from mlops_operator.reconcile.modeldeployment import Plan, World, decide, resolve_target
+from mlops_operator.reconcile.modeldeployment import (
+    Plan,
+    World,
+    analysis_due,
+    decide,
+    resolve_target,
+)
 from mlops_operator.reconcile.observed import DeploymentView
 from mlops_operator.reconcile.serving import Parent, canary_name, spec_hash
 
@@ -148,8 +159,9 @@ class Row:
     applied: tuple[tuple[str, str], ...] = ()  # (track, version) of Deployments applied
     deleted_canary: bool = False
     events: tuple[str, ...] = ()
-    analyse: str | None = None
+    analyse: str | None = None  # analysis_due: the canary version whose analysis is read
     rolled_back: bool = False
+    requeue: float | None = None  # seconds until time itself wakes the object again
 
 
 ROWS = [
@@ -177,6 +189,7 @@ ROWS = [
     # -- the first rollout ----------------------------------------------------------------
     Row(
         "first rollout starts",
+        requeue=1200.0,  # the backstop: 2 x progressDeadlineSeconds after the start
         phase="Progressing",
         ready=("False", reasons.WAITING_FOR_REPLICAS),
         expect={"targetVersion": "iris-v2", "rolloutStartedAt": rfc3339(NOW)},
@@ -185,6 +198,7 @@ ROWS = [
     ),
     Row(
         "first rollout waits",
+        requeue=1170.0,
         status={"targetVersion": "iris-v2", "rolloutStartedAt": ago(30)},
         stable=dep("iris-v2", available=2),
         phase="Progressing",
@@ -251,6 +265,7 @@ ROWS = [
     # -- rolling update -------------------------------------------------------------------
     Row(
         "rolling update starts",
+        requeue=1200.0,
         status=SERVING_V1,
         stable=dep("iris-v1"),
         phase="Progressing",
@@ -305,6 +320,7 @@ ROWS = [
     ),
     Row(
         "a stale deadline of an old generation is ignored",
+        requeue=1195.0,
         status={**SERVING_V1, "targetVersion": "iris-v2", "rolloutStartedAt": ago(5)},
         stable=dep("iris-v2", available=4, total=5, updated=1, exceeded=True, current=False),
         phase="Progressing",
@@ -328,6 +344,7 @@ ROWS = [
     ),
     Row(
         "a spec change retries the failed version",
+        requeue=1200.0,
         generation=2,
         status={
             **SERVING_V1,
@@ -364,6 +381,7 @@ ROWS = [
     # -- canary ---------------------------------------------------------------------------
     Row(
         "canary step 1 starts",
+        requeue=1200.0,
         spec={"strategy": CANARY},
         status=SERVING_V1,
         stable=dep("iris-v1"),
@@ -383,6 +401,7 @@ ROWS = [
     ),
     Row(
         "canary replicas available: the pause starts",
+        requeue=60.0,  # the pause ends
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -406,6 +425,7 @@ ROWS = [
     ),
     Row(
         "pause over: analysis asked for",
+        requeue=5.0,  # REANALYSE_SECONDS
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -426,6 +446,7 @@ ROWS = [
     ),
     Row(
         "analysis passes: next step",
+        analyse="iris-v2",
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -456,6 +477,7 @@ ROWS = [
     ),
     Row(
         "analysis fails: canary removed, rolled back",
+        analyse="iris-v2",
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -490,6 +512,8 @@ ROWS = [
     ),
     Row(
         "analysis inconclusive: wait",
+        analyse="iris-v2",
+        requeue=5.0,
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -514,6 +538,7 @@ ROWS = [
     ),
     Row(
         "analysis inconclusive past the deadline: rolled back",
+        analyse="iris-v2",
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -554,6 +579,7 @@ ROWS = [
     ),
     Row(
         "last step passed: promoting",
+        analyse="iris-v2",
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -584,6 +610,7 @@ ROWS = [
     ),
     Row(
         "promotion rolls the stable Deployment",
+        requeue=1195.0,
         spec={"strategy": CANARY},
         status={
             **SERVING_V1,
@@ -634,6 +661,7 @@ ROWS = [
     # -- continuous deployment (model + policy latest) ------------------------------------
     Row(
         "latest picks the newest accepted version",
+        requeue=1200.0,
         spec={
             "modelVersionRef": None,
             "model": {"name": "iris", "acceptance": [{"metric": "accuracy", "min": 0.9}]},
@@ -675,7 +703,8 @@ ROWS = [
 ]
 
 
-def run(row: Row) -> Plan:
+def observed(row: Row) -> tuple[dict[str, Any], World]:
+    """The row's resource, and its world as the handler gathers it (judgement included)."""
     spec = dict(row.spec)
     if spec.get("modelVersionRef", "keep") is None:
         spec.pop("modelVersionRef")
@@ -689,6 +718,11 @@ def run(row: Row) -> Plan:
         pods=row.pods,
         judgement=row.judgement,
     )
+    return resource, world
+
+
+def run(row: Row) -> Plan:
+    resource, world = observed(row)
     return decide(resource, world, CONFIG, NOW, PARENT)
 
 
@@ -715,11 +749,22 @@ def test_transition(row: Row) -> None:
     deleted = [k.name for k in decision.delete]
     assert (canary_name("iris") in deleted) == row.deleted_canary
     assert tuple(e.reason for e in decision.events) == row.events
-    assert plan.analyse == row.analyse
-    assert (plan.gates is not None) == (row.analyse is not None)
     assert plan.rolled_back == row.rolled_back
+    assert decision.requeue_after == row.requeue
     kinds = {c.type for c in decision.conditions}
     assert {"Ready", "Progressing", "RolledBack"} <= kinds
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+def test_analysis_is_due_exactly_where_decide_judges(row: Row) -> None:
+    """The handler reads the analysis when `analysis_due` says so, before it decides; the
+    judgement it then hands `decide` is the one the row gives."""
+    resource, world = observed(row)
+    due = analysis_due(resource, world, NOW)
+    assert (due[0] if due else None) == row.analyse
+    if due is not None:
+        canary = ModelDeploymentSpec.model_validate(resource["spec"]).strategy.canary
+        assert canary is not None and due[1] == canary.analysis
 
 
 def test_rollback_says_which_version_failed_and_why() -> None:
@@ -816,16 +861,12 @@ def test_canary_with_an_autoscaler_sizes_the_canary_from_the_stable_count() -> N
     ],
 )
 def test_resolution_messages(spec: dict[str, Any], reason: str) -> None:
-    from mlops_operator.api.modeldeployment import ModelDeploymentSpec
-
     target, problem = resolve_target(ModelDeploymentSpec.model_validate(spec), [V1, V2])
     assert target is None and problem is not None
     assert problem.message == reason
 
 
 def test_acceptance_rejection_names_the_failing_metric() -> None:
-    from mlops_operator.api.modeldeployment import ModelDeploymentSpec
-
     spec = ModelDeploymentSpec.model_validate(
         {"model": {"name": "iris", "acceptance": [{"metric": "accuracy", "min": 0.99}]}}
     )

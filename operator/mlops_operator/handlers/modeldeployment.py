@@ -1,4 +1,5 @@
-"""Kopf glue for ModelDeployment: observe children, decide, apply, and scrape canary pods."""
+"""ModelDeployment: gather the world once (children, and the canary analysis when it is due),
+decide once, carry the plan out."""
 
 from __future__ import annotations
 
@@ -8,56 +9,50 @@ import logging
 from typing import Any
 
 import aiohttp
-import kopf
 
-from .. import API_VERSION, GROUP, VERSION, kube
-from ..api.kinds import MODEL_DEPLOYMENT
+from .. import API_VERSION, kube
+from ..api.kinds import MODEL_DEPLOYMENT, MODEL_VERSION
 from ..api.modeldeployment import Analysis
 from ..config import OperatorConfig
-from ..metrics import ROLLBACKS, reconcile_timer
+from ..metrics import ROLLBACKS
 from ..reconcile import analysis
 from ..reconcile import modeldeployment as decide
 from ..reconcile import serving as children
 from ..reconcile.observed import ready_pod_ips, view_deployment
+from ..reconcile.ownership import child_labels, owner_reference
 from ..serving.analysis import TrafficSummary, combine, summarize
-from .common import as_dict, carry_out, forget, lock_for, now
+from .common import carry_out, now
 
 CONFIG = OperatorConfig.from_env()
 SCRAPE_TIMEOUT = aiohttp.ClientTimeout(total=3)
 log = logging.getLogger(__name__)
 
 
-@kopf.on.create(GROUP, VERSION, MODEL_DEPLOYMENT.plural)
-@kopf.on.update(GROUP, VERSION, MODEL_DEPLOYMENT.plural, field="spec")
-@kopf.on.resume(GROUP, VERSION, MODEL_DEPLOYMENT.plural)
-@kopf.timer(GROUP, VERSION, MODEL_DEPLOYMENT.plural, interval=CONFIG.poll_seconds, initial_delay=1)
-async def reconcile_model_deployment(body: kopf.Body, **_: Any) -> None:
-    async with lock_for(body):
-        plain = as_dict(body)
-        with reconcile_timer(MODEL_DEPLOYMENT.kind):
-            meta = plain["metadata"]
-            parent = children.Parent(
-                namespace=meta["namespace"],
-                name=meta["name"],
-                owner_reference=kube.owner_reference(plain),
-                labels=kube.child_labels(MODEL_DEPLOYMENT.kind, meta["name"]),
-            )
-            world = await observe(parent)
-            moment = now()
-            plan = decide.decide(plain, world, CONFIG, moment, parent)
-            if plan.analyse and plan.gates:
-                judgement = await run_analysis(plan.gates, world, plan.analyse)
-                world = dataclasses.replace(world, judgement=judgement)
-                plan = decide.decide(plain, world, CONFIG, moment, parent)
-            if plan.rolled_back:
-                ROLLBACKS.labels(meta["namespace"], meta["name"]).inc()
-            await carry_out(MODEL_DEPLOYMENT, body, plain, plan.decision)
+async def reconcile(plain: dict[str, Any]) -> float | None:
+    meta = plain["metadata"]
+    parent = children.Parent(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        owner_reference=owner_reference(plain),
+        labels=child_labels(MODEL_DEPLOYMENT.kind, meta["name"]),
+    )
+    world = await observe(parent)
+    moment = now()
+    due = decide.analysis_due(plain, world, moment)
+    if due is not None:
+        version, gates = due
+        world = dataclasses.replace(world, judgement=await run_analysis(gates, world, version))
+    plan = decide.decide(plain, world, CONFIG, moment, parent)
+    await carry_out(MODEL_DEPLOYMENT, plain, plan.decision)
+    if plan.rolled_back:  # counted once the rollback is carried out
+        ROLLBACKS.labels(meta["namespace"], meta["name"]).inc()
+    return plan.decision.requeue_after
 
 
 async def observe(parent: children.Parent) -> decide.World:
     ns, name = parent.namespace, parent.name
     versions, stable, canary, service, autoscaler, pods = await asyncio.gather(
-        kube.list_objects(API_VERSION, "ModelVersion", ns),
+        kube.list_objects(API_VERSION, MODEL_VERSION.kind, ns),
         kube.get("apps/v1", "Deployment", ns, children.stable_name(name)),
         kube.get("apps/v1", "Deployment", ns, children.canary_name(name)),
         kube.get("v1", "Service", ns, children.service_name(name)),
@@ -117,8 +112,3 @@ async def query_prometheus(
             return analysis.prometheus_reading(await answer.json(content_type=None))
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         return analysis.PrometheusReading(error=f"{address}: {error}")
-
-
-@kopf.on.delete(GROUP, VERSION, MODEL_DEPLOYMENT.plural, optional=True)
-async def model_deployment_deleted(body: kopf.Body, **_: Any) -> None:
-    forget(body)
