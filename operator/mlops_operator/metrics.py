@@ -35,6 +35,26 @@ ROLLBACKS = Counter(
 
 OUTCOMES = ("ok", "retry", "error", "invalid")
 
+# The controller core: how much the operator asks of the API server, and how far behind it is.
+API_REQUESTS = Counter(
+    "mlops_operator_api_requests_total",
+    "Requests the operator's reconciles sent to the API server (watch streams not counted), "
+    "by HTTP method and answer code.",
+    ["method", "code"],
+)
+QUEUE_DEPTH = Gauge(
+    "mlops_operator_workqueue_depth",
+    "Objects waiting for a reconcile now (not those waiting on the clock).",
+)
+QUEUE_SCHEDULED = Gauge(
+    "mlops_operator_workqueue_scheduled",
+    "Objects with a wake-up scheduled (a pause, a deadline, an interval).",
+)
+CACHED_OBJECTS = Gauge(
+    "mlops_operator_cached_objects",
+    "Objects held in the watch cache (our kinds and the children we label).",
+)
+
 # DriftMonitor. Gauges hold the last check of each monitor; a monitor's series are replaced
 # when its feature set changes and removed when it is deleted (no stale series).
 FEATURE_LABELS = ["namespace", "monitor", "feature", "test"]

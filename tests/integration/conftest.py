@@ -17,6 +17,8 @@ from tests.support.control_plane import ROOT, ControlPlane
 STORE_DIR = ROOT / ".tmp" / f"store-{os.getpid()}"
 os.environ.setdefault("MLOPS_STORE", f"file://{STORE_DIR}")
 os.environ.setdefault("MLOPS_METRICS_PORT", "0")
+# An hour: every test passes only if children's events, not the safety-net resync, drive it.
+os.environ.setdefault("MLOPS_RESYNC_SECONDS", "3600")
 os.environ.setdefault("MLOPS_IMAGE", "mlops-operator:test")
 
 _failed: list[str] = []

@@ -23,8 +23,11 @@ CLUSTER = {
     ],
     "DriftMonitor": [
         obj("DriftMonitor", "on-iris-data", {"target": {"datasetRef": {"name": "iris"}}}),
-        obj("DriftMonitor", "vs-iris", {"target": {"datasetRef": {"name": "x"}},
-                                         "reference": {"name": "iris"}}),  # fmt: skip
+        obj(
+            "DriftMonitor",
+            "vs-iris",
+            {"target": {"datasetRef": {"name": "x"}}, "reference": {"name": "iris"}},
+        ),
         obj("DriftMonitor", "on-serving", {"target": {"deploymentRef": {"name": "iris"}}}),
     ],
     "ModelDeployment": [
@@ -70,5 +73,7 @@ def test_a_model_version_wakes_deployments_that_pin_it_or_follow_its_model() -> 
 
 
 def test_a_model_deployment_wakes_the_monitors_watching_it() -> None:
-    assert dependents(obj("ModelDeployment", "iris"), lookup) == {("DriftMonitor", "ml", "on-serving")}
+    assert dependents(obj("ModelDeployment", "iris"), lookup) == {
+        ("DriftMonitor", "ml", "on-serving")
+    }
     assert dependents(obj("TrainingJob", "iris-lr"), lookup) == set()

@@ -53,7 +53,7 @@ def test_the_first_read_lists_the_namespace_once_then_reads_cost_nothing(listing
     async def main() -> None:
         assert (await store.get("batch/v1", "Job", "ml", "a"))["metadata"]["name"] == "a"
         assert await store.get("batch/v1", "Job", "ml", "b") is None
-        assert len(await store.list("batch/v1", "Job", "ml")) == 1
+        assert len(await store.list_objects("batch/v1", "Job", "ml")) == 1
 
     asyncio.run(main())
     assert listing == [("Job", "ml", cache_module.CHILD_SELECTOR)]
@@ -81,7 +81,7 @@ def test_label_selectors_are_answered_from_the_cache(listing: Listing) -> None:
     store = Cache()
     for name, owner in (("a", "x"), ("b", "y"), ("c", "x")):
         store.observe("ADDED", job(name, 3, **{"mlops.dev/dataset": owner}))
-    found = asyncio.run(store.list("batch/v1", "Job", "ml", "mlops.dev/dataset=x"))
+    found = asyncio.run(store.list_objects("batch/v1", "Job", "ml", "mlops.dev/dataset=x"))
     assert [j["metadata"]["name"] for j in found] == ["a", "c"]
 
 
@@ -96,6 +96,6 @@ def test_an_object_that_loses_our_labels_leaves_the_cache(listing: Listing) -> N
 
 def test_unwatched_kinds_and_set_based_selectors_go_to_the_api_server(listing: Listing) -> None:
     store = Cache()
-    asyncio.run(store.list("v1", "ConfigMap", "ml"))
-    asyncio.run(store.list("batch/v1", "Job", "ml", "mlops.dev/dataset in (a,b)"))
+    asyncio.run(store.list_objects("v1", "ConfigMap", "ml"))
+    asyncio.run(store.list_objects("batch/v1", "Job", "ml", "mlops.dev/dataset in (a,b)"))
     assert [c[0] for c in listing] == ["ConfigMap", "Job"]

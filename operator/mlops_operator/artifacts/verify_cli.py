@@ -23,13 +23,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", required=True)
     parser.add_argument("--sha256", required=True)
     args = parser.parse_args(argv)
+    answer: dict[str, object]
     try:
         verify_model(args.uri, args.format, args.sha256)
         answer = {"ok": True}
     except ArtifactError as error:
         answer = {"ok": False, "reason": error.reason, "message": str(error)}
     except Exception as error:  # a load that fails in any other way is a failed load
-        answer = {"ok": False, "reason": "LoadFailed", "message": f"{type(error).__name__}: {error}"}
+        answer = {
+            "ok": False,
+            "reason": "LoadFailed",
+            "message": f"{type(error).__name__}: {error}",
+        }
     sys.stdout.write(json.dumps(answer) + "\n")
     return 0
 

@@ -14,7 +14,6 @@ from ..reconcile.decision import Decision
 log = logging.getLogger(__name__)
 
 
-
 def now() -> datetime:
     return datetime.now(UTC)
 

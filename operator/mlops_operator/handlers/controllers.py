@@ -22,8 +22,8 @@ from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_V
 from ..config import OperatorConfig
 from ..kube.cache import WATCHED
 from ..kube.resources import Resource
-from ..reconcile.ownership import MANAGED_BY
 from ..reconcile.dependencies import Key, dependents, owners
+from ..reconcile.ownership import MANAGED_BY
 from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
 from .common import as_dict
 from .workqueue import WorkQueue
@@ -74,8 +74,11 @@ class Controller:
                 forget(key[1], key[2])
         else:
             self.queue.add(key)
-        for woken in dependents(obj, self._cached):
-            self.queue.add(woken)
+        # Our kinds can be children too (a retrain TrainingJob of a DriftMonitor, a
+        # ModelVersion of the TrainingJob that registered it), and read by others.
+        for woken in owners(obj) | dependents(obj, self._cached):
+            if woken != key:
+                self.queue.add(woken)
 
     def on_child(self, event_type: str | None, obj: dict[str, Any]) -> None:
         self.cache.observe(event_type, obj)
@@ -92,7 +95,11 @@ class Controller:
     # -- work -----------------------------------------------------------------------------
 
     async def _reconcile(self, key: Hashable) -> float | None:
-        kind, namespace, name = key  # type: ignore[misc]
+        metrics.QUEUE_DEPTH.set(self.queue.depth())
+        metrics.QUEUE_SCHEDULED.set(self.queue.scheduled())
+        metrics.CACHED_OBJECTS.set(self.cache.size())
+        assert isinstance(key, tuple)
+        kind, namespace, name = (str(part) for part in key)
         body = self.cache.peek(API_VERSION, kind, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return None  # gone or going: the garbage collector removes its children

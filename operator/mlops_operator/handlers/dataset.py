@@ -1,4 +1,4 @@
-"""Dataset: observe the current run's profile Job (and its result once finished), decide, carry out."""
+"""Dataset: observe the profile Job (and its result once finished), decide, carry out."""
 
 from __future__ import annotations
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import API_VERSION, kube, metrics
 from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
-from ..artifacts import Store
 from ..config import OperatorConfig
-from ..drift.check import DriftReport
-from ..drift.window import CheckOutcome, CheckPlan, run_check
+from ..drift.plan import CheckOutcome, CheckPlan
 from ..reconcile import driftmonitor as decide
+
+if TYPE_CHECKING:
+    from ..drift.check import DriftReport
 from .common import carry_out, now
 
 CONFIG = OperatorConfig.from_env()
@@ -47,7 +48,14 @@ def forget(namespace: str, name: str) -> None:
 
 
 def _check(plan: CheckPlan) -> CheckOutcome:
-    """Runs in a worker thread: Parquet reads and statistics never block the event loop."""
+    """Runs in a worker thread: Parquet reads and statistics never block the event loop.
+
+    The statistics (numpy, scipy, pyarrow) are imported here, on the first check: an operator
+    with no DriftMonitor never loads them.
+    """
+    from ..artifacts import Store
+    from ..drift.window import run_check
+
     return run_check(Store(CONFIG.store_uri), plan)
 
 

@@ -25,7 +25,9 @@ def _validate_hyperparameters(estimator: str, params: dict[str, Any]) -> list[st
 
 async def observe(plain: dict[str, Any]) -> decide.TrainingWorld:
     namespace = plain["metadata"]["namespace"]
-    dataset = await kube.get(API_VERSION, DATASET.kind, namespace, plain["spec"]["datasetRef"]["name"])
+    dataset = await kube.get(
+        API_VERSION, DATASET.kind, namespace, plain["spec"]["datasetRef"]["name"]
+    )
     if decide.finished(plain):
         return decide.TrainingWorld(dataset)
     outcome = await job_state(namespace, decide.train_job_name(plain))

@@ -23,9 +23,7 @@ BACKOFF_MAX = 300.0
 
 
 class WorkQueue:
-    def __init__(
-        self, handle: Callable[[Hashable], Awaitable[float | None]], workers: int
-    ) -> None:
+    def __init__(self, handle: Callable[[Hashable], Awaitable[float | None]], workers: int) -> None:
         self._handle = handle
         self._workers = workers
         self._ready: asyncio.Queue[Hashable] = asyncio.Queue()
@@ -119,7 +117,9 @@ class WorkQueue:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
             delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1))
-            log.exception("reconcile of %s failed (attempt %d); again in %.0fs", key, failures, delay)
+            log.exception(
+                "reconcile of %s failed (attempt %d); again in %.0fs", key, failures, delay
+            )
             return delay
         self._failures.pop(key, None)
         return after

@@ -6,6 +6,8 @@ answered from the watch cache (`cache`), so an unchanged world costs no request.
 
 from typing import Any
 
+# Pure helpers, defined in reconcile/ownership; re-exported while callers move over.
+from ..reconcile.ownership import child_labels, owner_reference
 from . import cache
 from .client import (
     ApiError,
@@ -18,9 +20,6 @@ from .client import (
 from .client import apply as _apply
 from .events import event
 
-# Pure helpers, defined in reconcile/ownership; re-exported while callers move over.
-from ..reconcile.ownership import child_labels, owner_reference  # noqa: E402
-
 
 async def get(
     api_version: str, kind: str, namespace: str | None, name: str
@@ -32,7 +31,7 @@ async def get(
 async def list_objects(
     api_version: str, kind: str, namespace: str | None, label_selector: str | None = None
 ) -> list[dict[str, Any]]:
-    return await cache.CACHE.list(api_version, kind, namespace, label_selector)
+    return await cache.CACHE.list_objects(api_version, kind, namespace, label_selector)
 
 
 async def apply(manifest: dict[str, Any]) -> dict[str, Any]:

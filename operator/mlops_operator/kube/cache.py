@@ -56,7 +56,7 @@ WATCHED: dict[Resource, Watched] = {
 def _revision(obj: dict[str, Any]) -> int:
     raw = (obj.get("metadata") or {}).get("resourceVersion")
     try:
-        return int(raw)
+        return int(str(raw))
     except (TypeError, ValueError):
         return 1 << 62
 
@@ -153,7 +153,7 @@ class Cache:
         await self._ensure_listed(resource, namespace)
         return self._objects[resource].get((namespace, name))
 
-    async def list(
+    async def list_objects(
         self, api_version: str, kind: str, namespace: str | None, selector: str | None = None
     ) -> list[dict[str, Any]]:
         resource = (api_version, kind)

@@ -20,6 +20,7 @@ import kopf
 from kopf._cogs.clients import api as kopf_api
 from kopf._cogs.clients import errors as kopf_errors
 
+from ..metrics import API_REQUESTS
 from .resources import Resource
 
 FIELD_MANAGER = "mlops-operator"
@@ -57,7 +58,7 @@ def _current_settings() -> kopf.OperatorSettings:
 def _translate(error: kopf_errors.APIError) -> ApiError:
     payload = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else {}
     reason = str(payload.get("reason") or "")
-    message = str(payload.get("message") or error.args[0] if error.args else "")
+    message = str(payload.get("message") or (error.args[0] if error.args else "") or "")
     cls = {404: NotFound, 409: Conflict}.get(error.status, ApiError)
     return cls(error.status, reason, message)
 
@@ -86,7 +87,9 @@ async def call(
             logger=log,
         )
     except kopf_errors.APIError as error:
+        API_REQUESTS.labels(method, str(error.status)).inc()
         raise _translate(error) from None
+    API_REQUESTS.labels(method, str(response.status)).inc()
     async with response:
         with contextlib.suppress(aiohttp.ContentTypeError):
             answer = await response.json()

@@ -1,4 +1,4 @@
-"""Labels and owner references the operator puts on every child (pure: manifests are built in reconcile/)."""
+"""Labels and owner references the operator puts on every child (pure: used to build manifests)."""
 
 from __future__ import annotations
 

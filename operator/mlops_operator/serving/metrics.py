@@ -8,11 +8,13 @@ multiprocess mode (PROMETHEUS_MULTIPROC_DIR) and /metrics adds the workers up.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+
+if TYPE_CHECKING:  # the operator reads the series names below and must not load numpy
+    import numpy as np
 
 REQUESTS = "mlops_serving_requests_total"
 LATENCY = "mlops_serving_request_duration_seconds"
@@ -93,6 +95,8 @@ class ServingMetrics:
         if n == 1:
             self._class_child(labels[0]).inc()
             return
+        import numpy as np
+
         found, counts = np.unique(labels, return_counts=True)
         for label, count in zip(found.tolist(), counts.tolist(), strict=True):
             self._class_child(label).inc(count)
