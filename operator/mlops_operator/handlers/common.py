@@ -58,9 +58,9 @@ async def write_status(kind: Kind, body: dict[str, Any], decision: Decision) -> 
         kube.cache.CACHE.written(written)
 
 
-def post_events(body: dict[str, Any], decision: Decision) -> None:
+async def post_events(body: dict[str, Any], decision: Decision) -> None:
     for note in decision.events:
-        kube.event(body, note.type, note.reason, note.message)
+        await kube.event(body, note.type, note.reason, note.message)
 
 
 async def carry_out(kind: Kind, plain: dict[str, Any], decision: Decision) -> None:
@@ -68,4 +68,4 @@ async def carry_out(kind: Kind, plain: dict[str, Any], decision: Decision) -> No
     await create_children(decision)
     await apply_children(plain["metadata"]["namespace"], decision)
     await write_status(kind, plain, decision)
-    post_events(plain, decision)
+    await post_events(plain, decision)
