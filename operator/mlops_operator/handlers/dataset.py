@@ -18,10 +18,11 @@ CONFIG = OperatorConfig.from_env()
 async def job_state(namespace: str, name: str) -> JobOutcome:
     """The observed outcome of a Job; its pods are read only to explain a failure."""
     job = await kube.get("batch/v1", "Job", namespace, name)
-    pods: list[dict[str, Any]] = []
-    if job and (job.get("status") or {}).get("failed"):
-        pods = await kube.list_objects("v1", "Pod", namespace, f"job-name={name}")
-    return job_outcome(job, pods)
+    outcome = job_outcome(job)
+    if outcome.state == "Failed":  # the Job may say so before it counts the failed pod
+        pods = await kube.list_fresh("v1", "Pod", namespace, f"job-name={name}")
+        outcome = job_outcome(job, pods)
+    return outcome
 
 
 async def reconcile(plain: dict[str, Any]) -> float | None:

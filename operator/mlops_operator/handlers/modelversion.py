@@ -35,9 +35,11 @@ async def _load_check(artifact: dict[str, Any]) -> tuple[str, str] | None:
     try:
         out, err = await asyncio.wait_for(process.communicate(), LOAD_CHECK_TIMEOUT)
     except TimeoutError:
-        process.kill()
-        await process.wait()
         return "LoadFailed", f"loading the model took longer than {LOAD_CHECK_TIMEOUT:.0f}s"
+    finally:  # also when the operator stops mid-check: no orphan process, no dangling pipes
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     try:
         answer = json.loads(out.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):

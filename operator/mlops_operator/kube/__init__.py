@@ -6,8 +6,6 @@ answered from the watch cache (`cache`), so an unchanged world costs no request.
 
 from typing import Any
 
-# Pure helpers, defined in reconcile/ownership; re-exported while callers move over.
-from ..reconcile.ownership import child_labels, owner_reference
 from . import cache
 from .client import (
     ApiError,
@@ -15,6 +13,7 @@ from .client import (
     NotFound,
     create,
     delete,
+    list_from_server,
     patch_status,
 )
 from .client import apply as _apply
@@ -34,6 +33,15 @@ async def list_objects(
     return await cache.CACHE.list_objects(api_version, kind, namespace, label_selector)
 
 
+async def list_fresh(
+    api_version: str, kind: str, namespace: str | None, label_selector: str | None = None
+) -> list[dict[str, Any]]:
+    """A LIST from the API server itself, for a read that settles something for good (the
+    pods that explain a failed Job): the watch streams of two kinds are not ordered."""
+    answer = await list_from_server(api_version, kind, namespace, label_selector)
+    return list(answer.get("items") or [])
+
+
 async def apply(manifest: dict[str, Any]) -> dict[str, Any]:
     """Server-side apply; the cache learns the result at once (the watch event follows)."""
     applied = await _apply(manifest)
@@ -47,12 +55,11 @@ __all__ = [
     "NotFound",
     "apply",
     "cache",
-    "child_labels",
     "create",
     "delete",
     "event",
     "get",
+    "list_fresh",
     "list_objects",
-    "owner_reference",
     "patch_status",
 ]
