@@ -37,6 +37,11 @@ CANARY_AT_STEP_0 = {
     "canary": {"step": 0, "weight": 25, "stepStartedAt": ago(20)},
 }
 
+STEP_0_STARTED_90_S_AGO = {
+    **CANARY_AT_STEP_0,
+    "canary": {**CANARY_AT_STEP_0["canary"], "stepStartedAt": ago(90)},
+}
+
 
 def canary_world(**changes: Any) -> World:
     """Step 0 of iris-v2 (25 %): 3 stable replicas, 1 canary replica, all available."""
@@ -172,7 +177,10 @@ def test_a_judgement_already_in_the_world_does_not_change_what_is_due() -> None:
     [
         (paused(30), canary_world()),  # still paused
         (paused(61), canary_world(pods=[crashing_pod("iris-v2", "canary")])),  # rolls back
-        (paused(61, {"progressDeadlineSeconds": 30}), canary_world()),  # past the backstop
+        (  # past the backstop: the canary replica never became available
+            body({"strategy": CANARY, "progressDeadlineSeconds": 30}, STEP_0_STARTED_90_S_AGO),
+            canary_world(canary=dep("iris-v2", replicas=1, available=0)),
+        ),
         (body({}, {**SERVING_V1, "targetVersion": "iris-v2"}), canary_world()),  # rolling update
         (body({"strategy": CANARY, "replicas": -1}, CANARY_AT_STEP_0), canary_world()),  # refused
         (
@@ -202,3 +210,22 @@ def test_a_judgement_already_in_the_world_does_not_change_what_is_due() -> None:
 )
 def test_not_due(resource: dict[str, Any], world: World) -> None:
     assert analysis_due(resource, world, NOW) is None
+
+
+def test_a_long_pause_after_the_canary_came_up_is_not_cut_short_by_the_backstop() -> None:
+    """A 1 h pause with the default 600 s deadline: the canary is healthy the whole hour."""
+    steps = [{"weight": 25, "pauseSeconds": 3600}, {"weight": 50}]
+    long_pause = {**CANARY, "canary": {**CANARY["canary"], "steps": steps}}
+    resource = paused(1500, {"strategy": long_pause}, step_started_ago=1600)
+    plan = decide(resource, canary_world(), CONFIG, NOW, PARENT)
+    assert not plan.rolled_back
+    assert plan.decision.status["phase"] == "Progressing"
+    # the only wake-up is the pause's end, 2100 s on (not the backstop, long past)
+    assert plan.decision.requeue_after == pytest.approx(2100)
+    # a canary that never came up still meets the backstop
+    never_up = body({"strategy": CANARY, "progressDeadlineSeconds": 30}, STEP_0_STARTED_90_S_AGO)
+    down = canary_world(canary=dep("iris-v2", replicas=1, available=0))
+    assert decide(never_up, down, CONFIG, NOW, PARENT).rolled_back
+    # a crash during the pause is still seen at once
+    crashing = canary_world(pods=[crashing_pod("iris-v2")])
+    assert decide(resource, crashing, CONFIG, NOW, PARENT).rolled_back

@@ -58,7 +58,7 @@ def position(seen: Seen, target: str, step: int) -> Position:
     started = (old and parse_time(old.step_started_at)) or seen.now
     pause_started = parse_time(old.pause_started_at) if old and old.pause_started_at else None
     view = seen.world.canary
-    trouble = failure.failure(seen, view, target, started)
+    trouble = failure.failure(seen, view, target, started, waiting=pause_started is None)
     if trouble is None and view.complete(target, canary_replicas) and pause_started is None:
         pause_started = seen.now
     pause = timedelta(seconds=canary.steps[step].pause_seconds)
@@ -138,6 +138,7 @@ def _judge(r: Rollout, serving: str, target: str, at: Position, pause_ended: dat
 
 
 def _wait(r: Rollout, at: Position, reason: str, message: str) -> None:
-    """The step waits (on its replicas, its pause or its analysis) within its backstop."""
+    """The step waits on its replicas (within the backstop), its pause or its analysis."""
     status.progressing(r, reason, f"{at.label}: {message}")
-    failure.watch_deadline(r, at.started)
+    if at.pause_started is None:
+        failure.watch_deadline(r, at.started)

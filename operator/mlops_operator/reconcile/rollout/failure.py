@@ -24,13 +24,17 @@ def backstop(seen: Seen) -> timedelta:
     return timedelta(seconds=BACKSTOP_DEADLINES * seen.spec.progress_deadline_seconds)
 
 
-def failure(seen: Seen, view: DeploymentView, version: str, started: datetime) -> Trouble | None:
+def failure(
+    seen: Seen, view: DeploymentView, version: str, started: datetime, waiting: bool = True
+) -> Trouble | None:
+    """`waiting`: the version's replicas have not all been available yet. Only then can the
+    backstop apply: a canary whose replicas came up and now sits in a long pause is healthy."""
     if view.exists and view.current and view.version == version and view.deadline_exceeded:
         return Trouble(reasons.PROGRESS_DEADLINE_EXCEEDED, view.message)
     trouble = pod_trouble(seen.world.pods, version)
     if trouble:
         return trouble
-    if seen.now - started > backstop(seen):
+    if waiting and seen.now - started > backstop(seen):
         return Trouble(
             reasons.PROGRESS_DEADLINE_EXCEEDED,
             f"not available {int(backstop(seen).total_seconds())} s after the rollout started",
