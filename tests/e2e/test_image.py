@@ -145,7 +145,7 @@ def test_holds_no_build_tools_installers_or_caches(container: str) -> None:
 
 
 def test_runtime_packages_import(container: str) -> None:
-    modules = "onnxruntime sklearn skl2onnx skops onnx pyarrow pandas scipy numpy kopf kubernetes pydantic uvicorn uvloop httptools starlette prometheus_client fsspec yaml mlops_operator.cli mlops_operator.serving.app"
+    modules = "onnxruntime sklearn skl2onnx skops onnx pyarrow pandas scipy numpy kopf pydantic uvicorn uvloop httptools starlette prometheus_client fsspec yaml mlops_operator.cli mlops_operator.serving.app"
     code = f"import importlib; [importlib.import_module(m) for m in {modules.split()!r}]"
     result = run(container, "python", "-c", code)
     assert result.returncode == 0, result.stderr

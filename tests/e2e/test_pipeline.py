@@ -103,7 +103,7 @@ def pipeline(local_cluster: LocalCluster) -> Iterator[Pipeline]:
     kubeconfig = local_cluster.kubeconfig
     build_image()
     remove_everything(kubeconfig, [NAMESPACE])
-    install(kubeconfig, RELEASE, NAMESPACE, {"operator": {"pollSeconds": 3}})
+    install(kubeconfig, RELEASE, NAMESPACE)  # default settings: events drive every step
     with kubernetes.client.ApiClient(local_cluster.config) as api:
         objects = Objects(api, NAMESPACE)
         applied = time.monotonic()
