@@ -17,6 +17,7 @@ import lupa.lua51
 import pytest
 import yaml
 
+from mlops_operator.api.conditions import DRIFTED
 from mlops_operator.reconcile import reasons
 from mlops_operator.reconcile.conditions import Cond, with_conditions
 from mlops_operator.reconcile.modelversion import decide as decide_model_version
@@ -111,19 +112,19 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
     # DriftMonitor (reconcile/driftmonitor.py): Ready plus Drifted
     ("DriftMonitor", "ready", status({"lastCheckTime": "2026-01-02T03:04:05Z", "samples": 500, "driftShare": 0.0},
         Cond("Ready", "True", reasons.CHECKED, "checked 500 samples"),
-        Cond(reasons.DRIFTED, "False", reasons.NO_DRIFT, "0 of 4 features drifted")), "Healthy", "500 samples"),
+        Cond(DRIFTED, "False", reasons.NO_DRIFT, "0 of 4 features drifted")), "Healthy", "500 samples"),
     ("DriftMonitor", "drifted", status({"samples": 500, "driftShare": 0.75},
         Cond("Ready", "True", reasons.CHECKED, "checked 500 samples"),
-        Cond(reasons.DRIFTED, "True", reasons.DRIFT_DETECTED, "3 of 4 features drifted")), "Healthy", "Drift detected: 3 of 4"),
+        Cond(DRIFTED, "True", reasons.DRIFT_DETECTED, "3 of 4 features drifted")), "Healthy", "Drift detected: 3 of 4"),
     ("DriftMonitor", "insufficient", status({"samples": 12},
         Cond("Ready", "True", reasons.INSUFFICIENT_SAMPLES, "12 of 100 samples"),
-        Cond(reasons.DRIFTED, "Unknown", reasons.INSUFFICIENT_SAMPLES, "12 of 100 samples")), "Healthy", "12 of 100"),
+        Cond(DRIFTED, "Unknown", reasons.INSUFFICIENT_SAMPLES, "12 of 100 samples")), "Healthy", "12 of 100"),
     ("DriftMonitor", "not-serving", status({},
         Cond("Ready", "False", reasons.NOT_SERVING, "ModelDeployment iris serves no ModelVersion yet"),
-        Cond(reasons.DRIFTED, "Unknown", reasons.NOT_SERVING, "")), "Progressing", "serves no"),
+        Cond(DRIFTED, "Unknown", reasons.NOT_SERVING, "")), "Progressing", "serves no"),
     ("DriftMonitor", "retrain-failed", status({"samples": 500},
         Cond("Ready", "False", reasons.RETRAIN_FAILED, "TrainingJob iris-retrain-1 failed"),
-        Cond(reasons.DRIFTED, "True", reasons.DRIFT_DETECTED, "")), "Degraded", "RetrainFailed"),
+        Cond(DRIFTED, "True", reasons.DRIFT_DETECTED, "")), "Degraded", "RetrainFailed"),
     ("DriftMonitor", "unreadable", status({},
         Cond("Ready", "False", reasons.SAMPLES_UNREADABLE, "cannot read samples")), "Degraded", "SamplesUnreadable"),
 ]  # fmt: skip

@@ -7,10 +7,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-SHA256 = r"^[a-f0-9]{64}$"
+from .conditions import ConditionStatus
 
-ResourceName = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# The longest DNS label (RFC 1123): the names the operator accepts and gives its children,
+# and every label value.
+MAX_NAME = 63
+# A model name (its ModelVersions are named <model>-v<version>).
+MAX_MODEL_NAME = 40
+MAX_URI = 2048
+SHA256 = r"^[a-f0-9]{64}$"
+# A sha256 shown short (in messages) is this long, and so is the shortest prefix that pins one.
+SHORT_SHA = 12
+
+ResourceName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=DNS_LABEL)]
 
 
 def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
@@ -45,8 +55,6 @@ FreeForm = Annotated[
     dict[str, Any],
     Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
 ]
-
-ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class Condition(ApiModel):

@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from .. import GROUP, VERSION
+from ..reconcile.ownership import NAME_LABEL, OPERATOR, PART_OF, PART_OF_LABEL
 from .kinds import AGE_COLUMN, KINDS, READY_COLUMN, Kind
 
 _DROP = {"title", "discriminator"}
@@ -114,10 +115,7 @@ def crd_of(kind: Kind) -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{kind.plural}.{GROUP}",
-            "labels": {
-                "app.kubernetes.io/name": "mlops-operator",
-                "app.kubernetes.io/part-of": "mlops",
-            },
+            "labels": {NAME_LABEL: OPERATOR, PART_OF_LABEL: PART_OF},
         },
         "spec": {
             "group": GROUP,

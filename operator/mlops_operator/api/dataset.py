@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import ApiModel, StatusBase, cel, validations
+from .base import MAX_URI, ApiModel, StatusBase, cel, validations
+from .phases import DatasetPhase
 
 SOURCE_URI = r"^(file|s3|https|sklearn)://.+"
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
@@ -15,7 +16,7 @@ SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes")
 class DataSource(ApiModel):
     uri: str = Field(
         pattern=SOURCE_URI,
-        max_length=2048,
+        max_length=MAX_URI,
         description="file://, s3://, https:// or sklearn://iris|wine|breast_cancer|diabetes.",
     )
     format: Literal["csv", "parquet"] = "csv"
@@ -107,7 +108,7 @@ class DatasetVersion(ApiModel):
 
 
 class DatasetStatus(StatusBase):
-    phase: Literal["Pending", "Profiling", "Ready", "Invalid", "Failed"] | None = None
+    phase: DatasetPhase | None = None
     version: str | None = None
     rows: int | None = Field(default=None, ge=0)
     columns: int | None = Field(default=None, ge=0)

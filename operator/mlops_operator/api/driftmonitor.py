@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -11,6 +11,22 @@ from .trainingjob import DatasetRef, TrainingJobSpec
 
 NumericTest = Literal["ks", "wasserstein", "psi"]
 CategoricalTest = Literal["chisquare", "jensenshannon", "psi"]
+Correction = Literal["none", "bonferroni", "fdr"]
+NUMERIC_TESTS: tuple[str, ...] = get_args(NumericTest)
+CATEGORICAL_TESTS: tuple[str, ...] = get_args(CategoricalTest)
+CORRECTIONS: tuple[str, ...] = get_args(Correction)
+
+# The defaults of a check: the spec's below, and `drift`'s when it is called without a spec.
+NUMERIC_TEST: NumericTest = "ks"
+CATEGORICAL_TEST: CategoricalTest = "chisquare"
+CORRECTION: Correction = "none"
+P_VALUE = 0.05
+DISTANCE = 0.1  # Wasserstein (normalised) and Jensen-Shannon
+PSI = 0.2
+DRIFT_SHARE = 0.5
+MIN_SAMPLES = 100
+# Failed retrains kept in status.failedRetrains.
+FAILED_RETRAINS_LIMIT = 100
 
 
 class DriftTarget(ApiModel):
@@ -28,15 +44,15 @@ class DriftTarget(ApiModel):
 
 
 class Tests(ApiModel):
-    numeric: NumericTest = "ks"
-    categorical: CategoricalTest = "chisquare"
+    numeric: NumericTest = NUMERIC_TEST
+    categorical: CategoricalTest = CATEGORICAL_TEST
 
 
 class Thresholds(ApiModel):
-    p_value: float = Field(default=0.05, gt=0, lt=1)
-    distance: float = Field(default=0.1, gt=0)
-    psi: float = Field(default=0.2, gt=0)
-    drift_share: float = Field(default=0.5, gt=0, le=1)
+    p_value: float = Field(default=P_VALUE, gt=0, lt=1)
+    distance: float = Field(default=DISTANCE, gt=0)
+    psi: float = Field(default=PSI, gt=0)
+    drift_share: float = Field(default=DRIFT_SHARE, gt=0, le=1)
 
 
 class Window(ApiModel):
@@ -64,9 +80,9 @@ class DriftMonitorSpec(ApiModel):
     features: list[str] | None = Field(default=None, max_length=1000)
     tests: Tests = Field(default_factory=Tests)
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    correction: Literal["none", "bonferroni", "fdr"] = "none"
+    correction: Correction = CORRECTION
     window: Window = Field(default_factory=Window)
-    min_samples: int = Field(default=100, ge=1)
+    min_samples: int = Field(default=MIN_SAMPLES, ge=1)
     interval_seconds: int = Field(default=300, ge=10, le=86400)
     action: DriftAction = Field(default_factory=DriftAction)
 
@@ -109,7 +125,7 @@ class DriftMonitorStatus(StatusBase):
     )
     failed_retrains: list[str] = Field(
         default_factory=list,
-        max_length=100,
+        max_length=FAILED_RETRAINS_LIMIT,
         description="Retrain TrainingJobs created by this monitor that ended Failed.",
     )
 

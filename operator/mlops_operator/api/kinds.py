@@ -1,22 +1,51 @@
-"""The table of kinds: names, models and what `kubectl get` shows for each."""
+"""The table of kinds: names, models and what `kubectl get` shows for each; and the built-in
+kinds the operator creates or reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
+from .. import GROUP
+from .conditions import DRIFTED, READY
 from .dataset import Dataset
 from .driftmonitor import DriftMonitor
 from .modeldeployment import ModelDeployment
 from .modelversion import ModelVersion
 from .trainingjob import TrainingJob
 
-READY_COLUMN = {
-    "name": "Ready",
-    "type": "string",
-    "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-}
+
+class BuiltinKind(NamedTuple):
+    """A Kubernetes kind of the operator's children (and their pods)."""
+
+    api_version: str
+    kind: str
+
+
+JOB = BuiltinKind("batch/v1", "Job")
+DEPLOYMENT = BuiltinKind("apps/v1", "Deployment")
+SERVICE = BuiltinKind("v1", "Service")
+POD = BuiltinKind("v1", "Pod")
+HORIZONTAL_POD_AUTOSCALER = BuiltinKind("autoscaling/v2", "HorizontalPodAutoscaler")
+
+
+def kind_label(kind: str) -> str:
+    """The label every child of a `kind` object carries: mlops.dev/<kind in lower case>."""
+    return f"{GROUP}/{kind.lower()}"
+
+
+def condition_column(type_: str) -> dict[str, str | int]:
+    """A printer column showing the status of condition `type_`, named after it."""
+    return {
+        "name": type_,
+        "type": "string",
+        "jsonPath": f'.status.conditions[?(@.type=="{type_}")].status',
+    }
+
+
+READY_COLUMN = condition_column(READY)
 AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
@@ -35,7 +64,7 @@ class Kind:
     @property
     def label(self) -> str:
         """The label every child carries: mlops.dev/<kind>: <name>."""
-        return f"mlops.dev/{self.singular}"
+        return kind_label(self.kind)
 
 
 def _col(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, str | int]:
@@ -103,7 +132,7 @@ DRIFT_MONITOR = Kind(
     "dm",
     DriftMonitor,
     [
-        _col("Drifted", '.status.conditions[?(@.type=="Drifted")].status'),
+        condition_column(DRIFTED),
         _col("Share", ".status.driftShare", "number"),
         _col("Samples", ".status.samples", "integer", priority=1),
         _col("LastCheck", ".status.lastCheckTime", "date", priority=1),

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from .base import (
     DNS_LABEL,
+    MAX_MODEL_NAME,
     ApiModel,
     LocalObjectRef,
     Quantity,
@@ -16,13 +17,22 @@ from .base import (
     cel,
     validations,
 )
+from .phases import ModelDeploymentPhase, RevisionOutcome
 from .trainingjob import Threshold
+
+# Revisions kept in status.history.
+HISTORY_LIMIT = 10
+# Request sampling for drift checks, unless the spec says otherwise (the model server's
+# defaults too).
+SAMPLE_RATE = 0.1
+SAMPLE_BATCH_SIZE = 256
+SAMPLE_FLUSH_SECONDS = 60
 
 
 class ModelPolicy(ApiModel):
     """Continuous deployment: follow the newest Ready version of a model."""
 
-    name: str = Field(min_length=1, max_length=40, pattern=DNS_LABEL)
+    name: str = Field(min_length=1, max_length=MAX_MODEL_NAME, pattern=DNS_LABEL)
     policy: Literal["latest"] = "latest"
     acceptance: list[Threshold] = Field(
         default_factory=list,
@@ -99,10 +109,14 @@ class Strategy(ApiModel):
 
 
 class Sampling(ApiModel):
-    rate: float = Field(default=0.1, ge=0, le=1, description="Share of requests logged for drift.")
-    batch_size: int = Field(default=256, ge=1, le=100000, description="Rows per sample file.")
+    rate: float = Field(
+        default=SAMPLE_RATE, ge=0, le=1, description="Share of requests logged for drift."
+    )
+    batch_size: int = Field(
+        default=SAMPLE_BATCH_SIZE, ge=1, le=100000, description="Rows per sample file."
+    )
     flush_seconds: int = Field(
-        default=60,
+        default=SAMPLE_FLUSH_SECONDS,
         ge=1,
         le=3600,
         description="A partial sample file is written when its oldest row is this old.",
@@ -156,20 +170,20 @@ class FailedVersion(ApiModel):
 
 class Revision(ApiModel):
     version: str
-    outcome: Literal["Promoted", "RolledBack", "Failed"]
+    outcome: RevisionOutcome
     at: str
     reason: str = ""
 
 
 class ModelDeploymentStatus(StatusBase):
-    phase: Literal["Pending", "Progressing", "Healthy", "RolledBack", "Failed"] | None = None
+    phase: ModelDeploymentPhase | None = None
     serving_version: str | None = None
     previous_good_version: str | None = None
     target_version: str | None = None
     failed_version: FailedVersion | None = None
     canary: CanaryStatus | None = None
     rollout_started_at: str | None = None
-    history: list[Revision] = Field(default_factory=list, max_length=10)
+    history: list[Revision] = Field(default_factory=list, max_length=HISTORY_LIMIT)
     url: str | None = None
     ready_replicas: int | None = None
 

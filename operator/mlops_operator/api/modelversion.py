@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal, get_args
 
 from pydantic import Field
 
-from .base import DNS_LABEL, SHA256, ApiModel, FreeForm, StatusBase, cel, validations
+from .base import (
+    DNS_LABEL,
+    MAX_MODEL_NAME,
+    MAX_URI,
+    SHA256,
+    ApiModel,
+    FreeForm,
+    StatusBase,
+    cel,
+    validations,
+)
+from .phases import ModelVersionPhase
 
 Datatype = Literal["BOOL", "INT32", "INT64", "FP32", "FP64", "BYTES"]
 
+Task = Literal["classification", "regression"]
+CLASSIFICATION: Final = "classification"
+REGRESSION: Final = "regression"
+TASKS: tuple[str, ...] = get_args(Task)
+
+ModelFormat = Literal["onnx", "skops"]
+ONNX: Final = "onnx"
+SKOPS: Final = "skops"
+MODEL_FORMATS: tuple[str, ...] = get_args(ModelFormat)
+
+# The model contract: a classifier's outputs, and a regressor's.
+LABEL: Final = "label"
+PROBABILITIES: Final = "probabilities"
+VARIABLE: Final = "variable"
+
 
 class Artifact(ApiModel):
-    uri: str = Field(pattern=r"^(file|s3)://.+", max_length=2048)
-    format: Literal["onnx", "skops"]
+    uri: str = Field(pattern=r"^(file|s3)://.+", max_length=MAX_URI)
+    format: ModelFormat
     sha256: str = Field(pattern=SHA256)
 
 
@@ -44,9 +70,9 @@ class Lineage(ApiModel):
 
 
 class ModelVersionSpec(ApiModel):
-    model: str = Field(min_length=1, max_length=40, pattern=DNS_LABEL)
+    model: str = Field(min_length=1, max_length=MAX_MODEL_NAME, pattern=DNS_LABEL)
     version: int = Field(ge=1)
-    task: Literal["classification", "regression"]
+    task: Task
     artifact: Artifact
     signature: Signature
     estimator: str | None = None
@@ -62,7 +88,7 @@ class ModelVersionSpec(ApiModel):
 
 
 class ModelVersionStatus(StatusBase):
-    phase: Literal["Pending", "Ready", "Invalid"] | None = None
+    phase: ModelVersionPhase | None = None
     verified_sha256: str | None = None
     verified_at: str | None = None
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from .base import (
     DNS_LABEL,
+    MAX_MODEL_NAME,
+    SHORT_SHA,
     ApiModel,
     FreeForm,
     Resources,
@@ -16,49 +18,53 @@ from .base import (
     cel,
     validations,
 )
+from .modelversion import CLASSIFICATION, REGRESSION, Task
+from .phases import TrainingJobPhase
 
-# The allow-list: only these scikit-learn estimators can be trained. The trainer maps each
-# name to its class; hyperparameters are checked against that class's own get_params().
-CLASSIFIERS = (
-    "LogisticRegression",
-    "RandomForestClassifier",
-    "GradientBoostingClassifier",
-    "HistGradientBoostingClassifier",
-    "DecisionTreeClassifier",
-    "KNeighborsClassifier",
-    "SVC",
-    "GaussianNB",
-)
-REGRESSORS = (
-    "LinearRegression",
-    "Ridge",
-    "Lasso",
-    "ElasticNet",
-    "RandomForestRegressor",
-    "GradientBoostingRegressor",
-    "HistGradientBoostingRegressor",
-    "DecisionTreeRegressor",
-    "KNeighborsRegressor",
-    "SVR",
-)
-ESTIMATORS = CLASSIFIERS + REGRESSORS
+# The allow-list: only these scikit-learn estimators can be trained, each with the module
+# that holds its class; hyperparameters are checked against that class's own get_params().
+CLASSIFIERS = {
+    "LogisticRegression": "sklearn.linear_model",
+    "RandomForestClassifier": "sklearn.ensemble",
+    "GradientBoostingClassifier": "sklearn.ensemble",
+    "HistGradientBoostingClassifier": "sklearn.ensemble",
+    "DecisionTreeClassifier": "sklearn.tree",
+    "KNeighborsClassifier": "sklearn.neighbors",
+    "SVC": "sklearn.svm",
+    "GaussianNB": "sklearn.naive_bayes",
+}
+REGRESSORS = {
+    "LinearRegression": "sklearn.linear_model",
+    "Ridge": "sklearn.linear_model",
+    "Lasso": "sklearn.linear_model",
+    "ElasticNet": "sklearn.linear_model",
+    "RandomForestRegressor": "sklearn.ensemble",
+    "GradientBoostingRegressor": "sklearn.ensemble",
+    "HistGradientBoostingRegressor": "sklearn.ensemble",
+    "DecisionTreeRegressor": "sklearn.tree",
+    "KNeighborsRegressor": "sklearn.neighbors",
+    "SVR": "sklearn.svm",
+}
+ESTIMATORS = (*CLASSIFIERS, *REGRESSORS)
 Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
 
-CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "precision", "recall")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-MetricName = Literal["accuracy", "f1", "roc_auc", "precision", "recall", "rmse", "mae", "r2"]
+ClassificationMetric = Literal["accuracy", "f1", "roc_auc", "precision", "recall"]
+RegressionMetric = Literal["rmse", "mae", "r2"]
+MetricName = Literal[ClassificationMetric, RegressionMetric]
+CLASSIFICATION_METRICS: tuple[str, ...] = get_args(ClassificationMetric)
+REGRESSION_METRICS: tuple[str, ...] = get_args(RegressionMetric)
 
 
-def task_of(estimator: str) -> Literal["classification", "regression"]:
-    return "classification" if estimator in CLASSIFIERS else "regression"
+def task_of(estimator: str) -> Task:
+    return CLASSIFICATION if estimator in CLASSIFIERS else REGRESSION
 
 
 class DatasetRef(ApiModel):
     name: str = Field(min_length=1, max_length=253, pattern=DNS_LABEL)
     version: str | None = Field(
         default=None,
-        pattern=r"^[a-f0-9]{12,64}$",
-        description="Pin a Dataset version (sha256, or a unique prefix of at least 12).",
+        pattern=rf"^[a-f0-9]{{{SHORT_SHA},64}}$",
+        description=f"Pin a Dataset version (sha256, or a unique prefix of at least {SHORT_SHA}).",
     )
 
 
@@ -105,7 +111,10 @@ def acceptance_failures(metrics: dict[str, float], thresholds: list[Threshold]) 
 class TrainingJobSpec(ApiModel):
     dataset_ref: DatasetRef
     model: str = Field(
-        min_length=1, max_length=40, pattern=DNS_LABEL, description="Registered model name."
+        min_length=1,
+        max_length=MAX_MODEL_NAME,
+        pattern=DNS_LABEL,
+        description="Registered model name.",
     )
     estimator: Estimator
     hyperparameters: FreeForm = Field(default_factory=dict)
@@ -129,7 +138,7 @@ class TrainingJobSpec(ApiModel):
 
 
 class TrainingJobStatus(StatusBase):
-    phase: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
+    phase: TrainingJobPhase | None = None
     job_name: str | None = None
     attempts: int | None = Field(default=None, ge=0)
     start_time: str | None = None

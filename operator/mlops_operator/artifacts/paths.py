@@ -56,6 +56,13 @@ def model_card(namespace: str, model: str, artifact_sha256: str) -> str:
     return f"{model_dir(namespace, model, artifact_sha256)}/card.json"
 
 
+def job_result(namespace: str, plural: str, name: str, job: str) -> str:
+    """Where a profile or training Job reports its outcome (`--result-uri`): one file per
+    Job of the `plural` object `name` (datasets, trainingjobs)."""
+    ns, owner = _seg(namespace, "namespace"), _seg(name, "name")
+    return f"runs/{ns}/{_seg(plural, 'kind')}/{owner}/{_seg(job, 'job')}.json"
+
+
 def run_result(namespace: str, training_job: str, uid: str) -> str:
     ns, tj = _seg(namespace, "namespace"), _seg(training_job, "training job")
     return f"runs/{ns}/{tj}/{_seg(uid, 'uid')}/result.json"
@@ -64,3 +71,8 @@ def run_result(namespace: str, training_job: str, uid: str) -> str:
 def samples_dir(namespace: str, deployment: str, version: str) -> str:
     ns, dep = _seg(namespace, "namespace"), _seg(deployment, "deployment")
     return f"samples/{ns}/{dep}/{_seg(version, 'version')}"
+
+
+def under(root: str, path: str) -> str:
+    """A relative path of this layout as a URI under the store root `root`."""
+    return f"{root.rstrip('/')}/{path}"

@@ -1,7 +1,7 @@
 """One drift check: a current window against a reference profile.
 
 This is what the DriftMonitor runs in a worker thread. Parameter names mirror
-``mlops_operator.api.driftmonitor`` (Tests, Thresholds, correction).
+``mlops_operator.api.driftmonitor`` (Tests, Thresholds, correction), and so do the defaults.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..api import driftmonitor as defaults
+from ..api.driftmonitor import CATEGORICAL_TESTS, CORRECTIONS, NUMERIC_TESTS
 from . import stats
 from .profile import (
     CategoricalProfile,
@@ -20,10 +22,6 @@ from .profile import (
     category_counts,
     finite_values,
 )
-
-NUMERIC_TESTS = ("ks", "wasserstein", "psi")
-CATEGORICAL_TESTS = ("chisquare", "jensenshannon", "psi")
-CORRECTIONS = ("none", "bonferroni", "fdr")
 
 
 @dataclass(frozen=True)
@@ -49,13 +47,13 @@ def check_drift(
     current: pd.DataFrame,
     *,
     features: list[str] | None = None,
-    numeric_test: str = "ks",
-    categorical_test: str = "chisquare",
-    p_value: float = 0.05,
-    distance: float = 0.1,
-    psi: float = 0.2,
-    drift_share: float = 0.5,
-    correction: str = "none",
+    numeric_test: str = defaults.NUMERIC_TEST,
+    categorical_test: str = defaults.CATEGORICAL_TEST,
+    p_value: float = defaults.P_VALUE,
+    distance: float = defaults.DISTANCE,
+    psi: float = defaults.PSI,
+    drift_share: float = defaults.DRIFT_SHARE,
+    correction: str = defaults.CORRECTION,
 ) -> DriftReport:
     """Compare ``current`` with ``reference`` feature by feature.
 
@@ -118,13 +116,13 @@ def compare_datasets(
     *,
     numeric: list[str],
     categorical: list[str],
-    numeric_test: str = "ks",
-    categorical_test: str = "chisquare",
-    p_value: float = 0.05,
-    distance: float = 0.1,
-    psi: float = 0.2,
-    drift_share: float = 0.5,
-    correction: str = "none",
+    numeric_test: str = defaults.NUMERIC_TEST,
+    categorical_test: str = defaults.CATEGORICAL_TEST,
+    p_value: float = defaults.P_VALUE,
+    distance: float = defaults.DISTANCE,
+    psi: float = defaults.PSI,
+    drift_share: float = defaults.DRIFT_SHARE,
+    correction: str = defaults.CORRECTION,
 ) -> DriftReport:
     """Profile ``reference_frame`` and check ``current_frame`` against it."""
     profile = build_reference_profile(reference_frame, numeric, categorical)

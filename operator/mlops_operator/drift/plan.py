@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from ..api import driftmonitor as defaults
+
 if TYPE_CHECKING:
     from .check import DriftReport
 
@@ -26,14 +28,14 @@ class CheckPlan:
     rows: int | None = None  # newest rows kept
     since: datetime | None = None  # samples written at or after this moment
     features: tuple[str, ...] | None = None
-    numeric_test: str = "ks"
-    categorical_test: str = "chisquare"
-    p_value: float = 0.05
-    distance: float = 0.1
-    psi: float = 0.2
-    drift_share: float = 0.5
-    correction: str = "none"
-    min_samples: int = 100
+    numeric_test: str = defaults.NUMERIC_TEST
+    categorical_test: str = defaults.CATEGORICAL_TEST
+    p_value: float = defaults.P_VALUE
+    distance: float = defaults.DISTANCE
+    psi: float = defaults.PSI
+    drift_share: float = defaults.DRIFT_SHARE
+    correction: str = defaults.CORRECTION
+    min_samples: int = defaults.MIN_SAMPLES
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import API_VERSION
-from ..api.kinds import KINDS
+from ..api.kinds import DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER, JOB, KINDS, POD, SERVICE
 from ..reconcile.ownership import MANAGED_BY
 from . import client
 
@@ -42,13 +42,7 @@ WATCHED: dict[Resource, Watched] = {
     **{(API_VERSION, k.kind): Watched(API_VERSION, k.kind, None) for k in KINDS},
     **{
         (v, k): Watched(v, k, CHILD_SELECTOR)
-        for v, k in (
-            ("batch/v1", "Job"),
-            ("apps/v1", "Deployment"),
-            ("v1", "Service"),
-            ("v1", "Pod"),
-            ("autoscaling/v2", "HorizontalPodAutoscaler"),
-        )
+        for v, k in (JOB, DEPLOYMENT, SERVICE, POD, HORIZONTAL_POD_AUTOSCALER)
     },
 }
 

@@ -1,7 +1,8 @@
 """Conditions the Kubernetes way, in one place.
 
 `lastTransitionTime` changes only when the status flips; every condition carries the
-generation it was computed for, and so does `status.observedGeneration`.
+generation it was computed for, and so does `status.observedGeneration`. The types and
+statuses are named in `api.conditions`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-Status = Literal["True", "False", "Unknown"]
+from ..api.conditions import READY, TRUE, ConditionStatus
+
+# A condition message (and a status failureMessage) is cut to this many characters.
+MAX_MESSAGE = 2048
+
+
+def clip(message: str) -> str:
+    """`message` cut to MAX_MESSAGE characters."""
+    return message[:MAX_MESSAGE]
 
 
 def rfc3339(moment: datetime) -> str:
@@ -29,7 +38,7 @@ class Cond:
     """A condition as decided by reconcile/: what it is, not when it changed."""
 
     type: str
-    status: Status
+    status: ConditionStatus
     reason: str
     message: str = ""
 
@@ -57,7 +66,7 @@ def set_conditions(
         if generation is not None:
             condition["observedGeneration"] = generation
         merged[update.type] = condition
-    return sorted(merged.values(), key=lambda c: (c["type"] != "Ready", c["type"]))
+    return sorted(merged.values(), key=lambda c: (c["type"] != READY, c["type"]))
 
 
 def condition(conditions: Iterable[dict[str, Any]] | None, type_: str) -> dict[str, Any] | None:
@@ -69,7 +78,7 @@ def condition(conditions: Iterable[dict[str, Any]] | None, type_: str) -> dict[s
 
 def is_true(conditions: Iterable[dict[str, Any]] | None, type_: str) -> bool:
     found = condition(conditions, type_)
-    return bool(found and found.get("status") == "True")
+    return bool(found and found.get("status") == TRUE)
 
 
 def with_conditions(

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..api.conditions import FALSE, READY, TRUE
 from ..api.dataset import Dataset, DatasetVersion
 from ..api.kinds import DATASET
+from ..api.phases import Phase
+from ..artifacts import paths
 from ..config import OperatorConfig
 from . import reasons
 from .conditions import Cond, parse_time, rfc3339
 from .decision import Decision
-from .jobs import JobOutcome, JobSettings, job_manifest
-from .names import child_name
+from .jobs import MISSING, JobOutcome, JobSettings, job_manifest
+from .names import child_name, short_sha
 from .ownership import child_labels, owner_reference
 
 HISTORY_LIMIT = 20
@@ -30,8 +33,8 @@ def profile_job_name(body: dict[str, Any]) -> str:
 
 def result_uri(config: OperatorConfig, body: dict[str, Any]) -> str:
     meta = body["metadata"]
-    root = config.store_uri.rstrip("/")
-    return f"{root}/runs/{meta['namespace']}/datasets/{meta['name']}/{profile_job_name(body)}.json"
+    path = paths.job_result(meta["namespace"], DATASET.plural, meta["name"], profile_job_name(body))
+    return paths.under(config.store_uri, path)
 
 
 def profile_job(body: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
@@ -94,21 +97,19 @@ def decide(
         return decision
 
     decision.status["jobName"] = profile_job_name(body)
-    if outcome.state == "Missing":
+    if outcome.state == MISSING:
         job = profile_job(body, config)
         decision.create.append(job)
-        decision.status["phase"] = "Profiling" if not has_version else status.get("phase")
+        decision.status["phase"] = Phase.PROFILING if not has_version else status.get("phase")
         if not has_version:
-            decision.conditions.append(
-                Cond("Ready", "False", reasons.PROFILING, "profile Job created")
-            )
+            decision.conditions.append(Cond(READY, FALSE, reasons.PROFILING, "profile Job created"))
         decision.note(reasons.JOB_CREATED, f"profile Job {job['metadata']['name']} created")
         return decision
-    if outcome.state in ("Missing", "Pending", "Running"):
+    if outcome.state in (MISSING, Phase.PENDING, Phase.RUNNING):
         if not has_version:
-            decision.status["phase"] = "Profiling"
+            decision.status["phase"] = Phase.PROFILING
             decision.conditions.append(
-                Cond("Ready", "False", reasons.PROFILING, f"profile Job is {outcome.state.lower()}")
+                Cond(READY, FALSE, reasons.PROFILING, f"profile Job is {outcome.state.lower()}")
             )
         return decision
 
@@ -117,15 +118,15 @@ def decide(
     interval = (body.get("spec") or {}).get("refreshIntervalSeconds")
     if interval:
         decision.look_again_in(int(interval))
-    if outcome.state == "Succeeded" and result and result.get("ok"):
+    if outcome.state == Phase.SUCCEEDED and result and result.get("ok"):
         _record_result(decision, status, result, now)
     else:
         reason = (result or {}).get("reason") or (
-            reasons.RESULT_MISSING if outcome.state == "Succeeded" else reasons.PROFILE_FAILED
+            reasons.RESULT_MISSING if outcome.state == Phase.SUCCEEDED else reasons.PROFILE_FAILED
         )
         message = (result or {}).get("error") or outcome.message or outcome.reason
-        decision.status.update(phase="Failed", failureReason=reason)
-        decision.conditions.append(Cond("Ready", "False", reason, message))
+        decision.status.update(phase=Phase.FAILED, failureReason=reason)
+        decision.conditions.append(Cond(READY, FALSE, reason, message))
         decision.warn(reason, message)
     return decision
 
@@ -138,8 +139,8 @@ def _record_result(
     if not result.get("passed", False):
         failed = result.get("failed") or [r["name"] for r in rules if not r.get("passed")]
         message = "validation failed: " + ", ".join(failed)
-        decision.status.update(phase="Invalid", failureReason=reasons.VALIDATION_FAILED)
-        decision.conditions.append(Cond("Ready", "False", reasons.VALIDATION_FAILED, message))
+        decision.status.update(phase=Phase.INVALID, failureReason=reasons.VALIDATION_FAILED)
+        decision.conditions.append(Cond(READY, FALSE, reasons.VALIDATION_FAILED, message))
         decision.warn(reasons.VALIDATION_FAILED, message)
         return
     version = result["version"]
@@ -153,9 +154,9 @@ def _record_result(
             profile_uri=result["profileUri"],
         ).wire()
         history = [entry, *history][:HISTORY_LIMIT]
-        decision.note(reasons.PROFILED, f"version {version[:12]} with {result['rows']} rows")
+        decision.note(reasons.PROFILED, f"version {short_sha(version)} with {result['rows']} rows")
     decision.status.update(
-        phase="Ready",
+        phase=Phase.READY,
         version=version,
         rows=int(result["rows"]),
         columns=int(result["columns"]),
@@ -165,7 +166,7 @@ def _record_result(
         failureReason=None,
     )
     decision.conditions.append(
-        Cond("Ready", "True", reasons.PROFILED, f"version {version[:12]}, {result['rows']} rows")
+        Cond(READY, TRUE, reasons.PROFILED, f"version {short_sha(version)}, {result['rows']} rows")
     )
     decision.done = True
 

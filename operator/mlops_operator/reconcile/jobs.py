@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from ..api.conditions import TRUE
+from ..api.kinds import JOB
+from ..api.phases import Phase
 from ..config import OperatorConfig
-from . import pods
+from . import pods, reasons
 
-JobState = Literal["Missing", "Pending", "Running", "Succeeded", "Failed"]
+# What a Job's run is: the phases a TrainingJob takes from it, or no Job yet.
+MISSING: Final = "Missing"
+JobState = Literal["Missing", Phase.PENDING, Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED]
+# The Job controller's condition types.
+JOB_COMPLETE = "Complete"
+JOB_SUCCESS_CRITERIA_MET = "SuccessCriteriaMet"
+JOB_FAILED = "Failed"
+JOB_FAILURE_TARGET = "FailureTarget"
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,8 @@ def job_manifest(
     if settings.active_deadline_seconds:
         spec["activeDeadlineSeconds"] = settings.active_deadline_seconds
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
+        "apiVersion": JOB.api_version,
+        "kind": JOB.kind,
         "metadata": {
             "name": name,
             "namespace": namespace,
@@ -94,7 +104,7 @@ class JobOutcome:
 
 def _condition(job: dict[str, Any], type_: str) -> dict[str, Any] | None:
     for c in (job.get("status") or {}).get("conditions") or []:
-        if c.get("type") == type_ and c.get("status") == "True":
+        if c.get("type") == type_ and c.get("status") == TRUE:
             return c
     return None
 
@@ -114,7 +124,7 @@ def job_outcome(
 ) -> JobOutcome:
     """What a Job (and its pods, when a kubelet ran them) says about the run."""
     if job is None:
-        return JobOutcome("Missing")
+        return JobOutcome(MISSING)
     status = job.get("status") or {}
     attempts = (
         int(status.get("failed") or 0)
@@ -122,17 +132,17 @@ def job_outcome(
         + int(status.get("active") or 0)
     )
     times = {"start_time": status.get("startTime"), "completion_time": status.get("completionTime")}
-    if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet"):
-        return JobOutcome("Succeeded", "Completed", "", attempts, **times)
-    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    if _condition(job, JOB_COMPLETE) or _condition(job, JOB_SUCCESS_CRITERIA_MET):
+        return JobOutcome(Phase.SUCCEEDED, "Completed", "", attempts, **times)
+    failed = _condition(job, JOB_FAILED) or _condition(job, JOB_FAILURE_TARGET)
     if failed:
         reason, message = _pod_failure(job_pods or [])
-        job_reason = failed.get("reason") or "Failed"
-        if reason == "OOMKilled":
-            job_reason = "OOMKilled"
+        job_reason = failed.get("reason") or JOB_FAILED
+        if reason == reasons.OOM_KILLED:
+            job_reason = reasons.OOM_KILLED
         detail = message or failed.get("message") or ""
         return JobOutcome(
-            "Failed",
+            Phase.FAILED,
             job_reason,
             detail,
             attempts,
@@ -140,8 +150,8 @@ def job_outcome(
             times["completion_time"] or failed.get("lastTransitionTime"),
         )
     if status.get("active"):
-        return JobOutcome("Running", "Running", "", attempts, **times)
-    return JobOutcome("Pending", "Pending", "", attempts, **times)
+        return JobOutcome(Phase.RUNNING, Phase.RUNNING, "", attempts, **times)
+    return JobOutcome(Phase.PENDING, Phase.PENDING, "", attempts, **times)
 
 
 def _pod_failure(job_pods: list[dict[str, Any]]) -> tuple[str, str]:

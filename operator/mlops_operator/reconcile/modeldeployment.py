@@ -16,7 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.modeldeployment import Analysis
+from ..api.conditions import FALSE, READY
+from ..api.modeldeployment import HISTORY_LIMIT, Analysis
+from ..api.phases import Phase
 from ..config import OperatorConfig
 from . import reasons
 from .conditions import Cond
@@ -24,7 +26,6 @@ from .decision import Decision
 from .rollout import canary, machine
 from .rollout.context import Plan, Rollout, Seen, World
 from .rollout.failure import BACKSTOP_DEADLINES
-from .rollout.status import HISTORY_LIMIT
 from .rollout.target import Target, resolve_target
 from .serving import Parent
 
@@ -62,11 +63,9 @@ def analysis_due(body: dict[str, Any], world: World, now: datetime) -> tuple[str
 
 
 def _refused(error: ValidationError) -> Decision:
-    decision = Decision(status={"phase": "Failed"})
+    decision = Decision(status={"phase": Phase.FAILED})
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    decision.conditions.append(
-        Cond("Ready", "False", reasons.INVALID_SPEC, f"{where}: {first['msg']}")
-    )
+    decision.conditions.append(Cond(READY, FALSE, reasons.INVALID_SPEC, f"{where}: {first['msg']}"))
     decision.done = True
     return decision

@@ -5,18 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..api.conditions import FALSE, READY, TRUE
+from ..api.phases import Phase
 from . import reasons
 from .conditions import Cond, parse_time, rfc3339
 from .decision import Decision
+from .names import short_sha
 
 REVERIFY_AFTER = timedelta(minutes=30)
-
-# Verification errors, by the reason the artifacts package reports.
-FAILURE_REASONS = {
-    "ArtifactMissing": reasons.ARTIFACT_MISSING,
-    "ChecksumMismatch": reasons.CHECKSUM_MISMATCH,
-    "LoadFailed": reasons.LOAD_FAILED,
-}
 
 
 def needs_verification(body: dict[str, Any], now: datetime) -> bool:
@@ -40,28 +36,29 @@ def needs_load_check(body: dict[str, Any]) -> bool:
     the sha256 alone shows the bytes are still the ones that loaded."""
     status = body.get("status") or {}
     generation = body["metadata"].get("generation") or 1
-    return status.get("observedGeneration") != generation or status.get("phase") != "Ready"
+    return status.get("observedGeneration") != generation or status.get("phase") != Phase.READY
 
 
 def decide(body: dict[str, Any], failure: tuple[str, str] | None, now: datetime) -> Decision:
-    """`failure` is (reason, message) from verifying the artifact, or None when it passed."""
+    """`failure` is (reason, message) from verifying the artifact, or None when it passed.
+    The reason is the artifacts package's (reasons.ARTIFACT_MISSING, CHECKSUM_MISMATCH,
+    LOAD_FAILED) and goes into the condition as it is."""
     spec = body["spec"]
     previous = (body.get("status") or {}).get("phase")
     decision = Decision(done=True)
     decision.status["verifiedAt"] = rfc3339(now)
     decision.look_again_in(REVERIFY_AFTER.total_seconds())
     if failure is None:
-        decision.status.update(phase="Ready", verifiedSha256=spec["artifact"]["sha256"])
+        decision.status.update(phase=Phase.READY, verifiedSha256=spec["artifact"]["sha256"])
         artifact = spec["artifact"]
-        message = f"{artifact['format']} artifact verified (sha256 {artifact['sha256'][:12]})"
-        decision.conditions.append(Cond("Ready", "True", reasons.VERIFIED, message))
-        if previous != "Ready":
+        message = f"{artifact['format']} artifact verified (sha256 {short_sha(artifact['sha256'])})"
+        decision.conditions.append(Cond(READY, TRUE, reasons.VERIFIED, message))
+        if previous != Phase.READY:
             decision.note(reasons.VERIFIED, f"{spec['model']} v{spec['version']} verified")
         return decision
     reason, message = failure
-    reason = FAILURE_REASONS.get(reason, reason)
-    decision.status.update(phase="Invalid", verifiedSha256=None)
-    decision.conditions.append(Cond("Ready", "False", reason, message))
-    if previous != "Invalid":
+    decision.status.update(phase=Phase.INVALID, verifiedSha256=None)
+    decision.conditions.append(Cond(READY, FALSE, reason, message))
+    if previous != Phase.INVALID:
         decision.warn(reason, message)
     return decision

@@ -10,8 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..api.conditions import FALSE, PROGRESSING, READY, TRUE
+from ..api.phases import Phase
 from . import reasons
-from .serving import VERSION_LABEL, spec_hash
+from .ownership import VERSION_LABEL
+from .serving import spec_hash
 
 # A container restarting this often is crash-looping even before the kubelet says so.
 MAX_RESTARTS = 3
@@ -62,10 +65,10 @@ def view_deployment(obj: dict[str, Any] | None) -> DeploymentView:
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     progressing: dict[str, Any] = next(
-        (c for c in status.get("conditions") or () if c.get("type") == "Progressing"), {}
+        (c for c in status.get("conditions") or () if c.get("type") == PROGRESSING), {}
     )
     exceeded = (
-        progressing.get("status") == "False"
+        progressing.get("status") == FALSE
         and progressing.get("reason") == reasons.PROGRESS_DEADLINE_EXCEEDED
     )
     return DeploymentView(
@@ -97,7 +100,7 @@ def pod_trouble(pods: Iterable[dict[str, Any]], version: str) -> Trouble | None:
             continue
         name = pod["metadata"]["name"]
         status = pod.get("status") or {}
-        if status.get("phase") == "Failed":
+        if status.get("phase") == Phase.FAILED:
             return Trouble(reasons.POD_FAILED, f"pod {name} failed: {status.get('reason', '')}")
         for container in status.get("containerStatuses") or ():
             waiting = (container.get("state") or {}).get("waiting") or {}
@@ -122,7 +125,7 @@ def ready_pod_ips(pods: Iterable[dict[str, Any]], version: str) -> list[str]:
         labels = pod["metadata"].get("labels") or {}
         status = pod.get("status") or {}
         ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True"
+            c.get("type") == READY and c.get("status") == TRUE
             for c in status.get("conditions") or ()
         )
         if labels.get(VERSION_LABEL) == version and ready and status.get("podIP"):

@@ -8,6 +8,10 @@ from ..config import OperatorConfig
 
 RUN_AS_USER = 10001
 TERMINATION_LOG = "/dev/termination-log"
+SECCOMP_PROFILE = "RuntimeDefault"
+S3_ENDPOINT_ENV = "MLOPS_S3_ENDPOINT"
+TMP_VOLUME = "tmp"
+STORE_VOLUME = "store"
 
 
 def container_security() -> dict[str, Any]:
@@ -16,7 +20,7 @@ def container_security() -> dict[str, Any]:
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
+        "seccompProfile": {"type": SECCOMP_PROFILE},
     }
 
 
@@ -26,7 +30,7 @@ def pod_security() -> dict[str, Any]:
         "runAsUser": RUN_AS_USER,
         "runAsGroup": RUN_AS_USER,
         "fsGroup": RUN_AS_USER,
-        "seccompProfile": {"type": "RuntimeDefault"},
+        "seccompProfile": {"type": SECCOMP_PROFILE},
     }
 
 
@@ -36,7 +40,7 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
         for var, key in (
             ("AWS_ACCESS_KEY_ID", "accessKeyId"),
             ("AWS_SECRET_ACCESS_KEY", "secretAccessKey"),
-            ("MLOPS_S3_ENDPOINT", "endpoint"),
+            (S3_ENDPOINT_ENV, "endpoint"),
         ):
             env.append(
                 {
@@ -45,7 +49,7 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
                         "secretKeyRef": {
                             "name": config.s3_secret,
                             "key": key,
-                            "optional": var == "MLOPS_S3_ENDPOINT",
+                            "optional": var == S3_ENDPOINT_ENV,
                         }
                     },
                 }
@@ -55,11 +59,11 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
 
 def volumes(config: OperatorConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(pod volumes, container mounts): a writable /tmp and, for file:// stores, the store PVC."""
-    pod_volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
-    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    pod_volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
+    mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
     if config.volume.claim_name:
         pod_volumes.append(
-            {"name": "store", "persistentVolumeClaim": {"claimName": config.volume.claim_name}}
+            {"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": config.volume.claim_name}}
         )
-        mounts.append({"name": "store", "mountPath": config.volume.mount_path})
+        mounts.append({"name": STORE_VOLUME, "mountPath": config.volume.mount_path})
     return pod_volumes, mounts

@@ -1,4 +1,8 @@
-"""Every condition type and Reason the operator writes, named once."""
+"""Every condition Reason the operator writes, named once (condition types: `api.conditions`).
+
+The Jobs' own reasons are here too: a profile or training Job reports one in its result, and
+the operator writes it into the condition.
+"""
 
 # Dataset
 PROFILING = "Profiling"
@@ -6,6 +10,11 @@ PROFILED = "Profiled"
 VALIDATION_FAILED = "ValidationFailed"
 PROFILE_FAILED = "ProfileFailed"
 RESULT_MISSING = "ResultMissing"
+# ... reported by the profile Job (InvalidInput: by the training Job too)
+INVALID_INPUT = "InvalidInput"
+SOURCE_UNREADABLE = "SourceUnreadable"
+SCHEMA_MISMATCH = "SchemaMismatch"
+PROFILER_ERROR = "ProfilerError"
 
 # TrainingJob
 DATASET_NOT_FOUND = "DatasetNotFound"
@@ -17,10 +26,11 @@ JOB_CREATED = "JobCreated"
 TRAINING = "Training"
 TRAINED = "Trained"
 ACCEPTANCE_FAILED = "AcceptanceFailed"
-TRAINER_ERROR = "TrainerError"
+TRAINER_ERROR = "TrainerError"  # also reported by the training Job
+OOM_KILLED = "OOMKilled"  # the kubelet's reason for a Job's pod, passed on
 MODEL_REGISTERED = "ModelVersionRegistered"
 
-# ModelVersion
+# ModelVersion (the three failures: the reasons of the artifacts package's errors)
 VERIFIED = "Verified"
 ARTIFACT_MISSING = "ArtifactMissing"
 CHECKSUM_MISMATCH = "ChecksumMismatch"
@@ -52,8 +62,7 @@ POD_FAILED = "PodFailed"
 ANALYSIS_FAILED = "AnalysisFailed"
 ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
 
-# DriftMonitor (condition types Ready and Drifted)
-DRIFTED = "Drifted"
+# DriftMonitor
 CHECKED = "Checked"
 DRIFT_DETECTED = "DriftDetected"
 NO_DRIFT = "NoDrift"

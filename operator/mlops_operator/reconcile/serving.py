@@ -11,22 +11,26 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from ..api.kinds import DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER, MODEL_DEPLOYMENT, SERVICE
 from ..api.modeldeployment import ModelDeploymentSpec
 from ..api.modelversion import ModelVersionSpec
 from ..artifacts import paths
 from ..config import OperatorConfig
-from .names import child_name
+from .names import child_name, truncated
+from .ownership import SPEC_HASH, TRACK_LABEL, VERSION_LABEL
 from .pods import container_security, pod_security, store_env, volumes
 
 Track = Literal["stable", "canary"]
+STABLE: Final = "stable"
+CANARY: Final = "canary"
 
-KIND_LABEL = "mlops.dev/modeldeployment"
-TRACK_LABEL = "mlops.dev/track"
-VERSION_LABEL = "mlops.dev/model-version"
-SPEC_HASH = "mlops.dev/spec-hash"
+KIND_LABEL = MODEL_DEPLOYMENT.label  # on every child: selects the ModelDeployment's pods
 HTTP_PORT = 8080
+PORT_NAME = "http"  # the container's port, as probes and the Service name it
+LIVE_PATH = "/v2/health/live"
+READY_PATH = "/v2/health/ready"
 SERVICE_PORT = 80
 CONTAINER = "server"
 # The server stops answering ready, drains for ~5 s, then waits up to 20 s for requests.
@@ -34,11 +38,11 @@ TERMINATION_GRACE_SECONDS = 30
 
 
 def stable_name(deployment: str) -> str:
-    return deployment[:63].rstrip("-")
+    return truncated(deployment)
 
 
 def canary_name(deployment: str) -> str:
-    return child_name(deployment, "canary")
+    return child_name(deployment, CANARY)
 
 
 def service_name(deployment: str) -> str:
@@ -93,9 +97,7 @@ def server_env(
     namespace: str, deployment: str, spec: ModelDeploymentSpec, workload: Workload, store: str
 ) -> list[dict[str, Any]]:
     mv = workload.version
-    sample_uri = (
-        f"{store.rstrip('/')}/{paths.samples_dir(namespace, deployment, workload.version_name)}"
-    )
+    sample_uri = paths.under(store, paths.samples_dir(namespace, deployment, workload.version_name))
     values = {
         "MLOPS_SERVE_MODEL_NAME": mv.model,
         "MLOPS_SERVE_MODEL_VERSION": str(mv.version),
@@ -115,7 +117,7 @@ def server_env(
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
-        "httpGet": {"path": path, "port": "http"},
+        "httpGet": {"path": path, "port": PORT_NAME},
         "periodSeconds": period,
         "timeoutSeconds": 2,
         "failureThreshold": failures,
@@ -139,10 +141,10 @@ def deployment_manifest(
         "args": ["serve"],
         "env": server_env(namespace, deployment, spec, workload, config.store_uri)
         + store_env(config),
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "readinessProbe": _probe("/v2/health/ready", 2, 2),
-        "livenessProbe": _probe("/v2/health/live", 10, 3),
-        "startupProbe": _probe("/v2/health/live", 2, 60),
+        "ports": [{"name": PORT_NAME, "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "readinessProbe": _probe(READY_PATH, 2, 2),
+        "livenessProbe": _probe(LIVE_PATH, 10, 3),
+        "startupProbe": _probe(LIVE_PATH, 2, 60),
         "securityContext": container_security(),
         "volumeMounts": mounts,
     }
@@ -183,11 +185,11 @@ def deployment_manifest(
     }
     if workload.replicas is not None:
         deployment_spec["replicas"] = workload.replicas
-    name = stable_name(deployment) if workload.track == "stable" else canary_name(deployment)
+    name = stable_name(deployment) if workload.track == STABLE else canary_name(deployment)
     return _hashed(
         {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
+            "apiVersion": DEPLOYMENT.api_version,
+            "kind": DEPLOYMENT.kind,
             "metadata": {
                 "name": name,
                 "namespace": namespace,
@@ -202,8 +204,8 @@ def deployment_manifest(
 def service_manifest(parent: Parent) -> dict[str, Any]:
     return _hashed(
         {
-            "apiVersion": "v1",
-            "kind": "Service",
+            "apiVersion": SERVICE.api_version,
+            "kind": SERVICE.kind,
             "metadata": {
                 "name": service_name(parent.name),
                 "namespace": parent.namespace,
@@ -214,7 +216,12 @@ def service_manifest(parent: Parent) -> dict[str, Any]:
                 "type": "ClusterIP",
                 "selector": selector(parent.name),
                 "ports": [
-                    {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
+                    {
+                        "name": PORT_NAME,
+                        "port": SERVICE_PORT,
+                        "targetPort": PORT_NAME,
+                        "protocol": "TCP",
+                    }
                 ],
             },
         }
@@ -227,8 +234,8 @@ def autoscaler_manifest(parent: Parent, spec: ModelDeploymentSpec) -> dict[str, 
         return None
     return _hashed(
         {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
+            "apiVersion": HORIZONTAL_POD_AUTOSCALER.api_version,
+            "kind": HORIZONTAL_POD_AUTOSCALER.kind,
             "metadata": {
                 "name": stable_name(parent.name),
                 "namespace": parent.namespace,
@@ -237,8 +244,8 @@ def autoscaler_manifest(parent: Parent, spec: ModelDeploymentSpec) -> dict[str, 
             },
             "spec": {
                 "scaleTargetRef": {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
+                    "apiVersion": DEPLOYMENT.api_version,
+                    "kind": DEPLOYMENT.kind,
                     "name": stable_name(parent.name),
                 },
                 "minReplicas": scaling.min_replicas,

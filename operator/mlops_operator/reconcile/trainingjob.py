@@ -7,19 +7,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import API_VERSION
+from ..api.conditions import FALSE, READY, TRUE
 from ..api.kinds import MODEL_VERSION, TRAINING_JOB
+from ..api.phases import FINISHED, Phase
 from ..api.trainingjob import TrainingJob, TrainingJobSpec
+from ..artifacts import paths
 from ..config import OperatorConfig
 from . import reasons
-from .conditions import Cond, is_true
+from .conditions import Cond, clip, is_true
 from .dataset import version_entry
 from .decision import Decision
-from .jobs import JobOutcome, JobSettings, job_manifest
+from .jobs import MISSING, JobOutcome, JobSettings, job_manifest
 from .names import child_name
-from .ownership import child_labels, owner_reference
+from .ownership import MODEL_LABEL, TRAINED_BY_UID, child_labels, owner_reference
 
-TRAINED_BY = "mlops.dev/trainingjob"
-TRAINED_BY_UID = "mlops.dev/trainingjob-uid"
 # While a ModelVersion number is being claimed: look again this soon if no event comes
 # (another TrainingJob may have taken the number; the API server's name uniqueness decides).
 REGISTER_RETRY_SECONDS = 2.0
@@ -32,7 +33,7 @@ class TrainingWorld:
     """What a TrainingJob's reconcile observed."""
 
     dataset: dict[str, Any] | None
-    outcome: JobOutcome = field(default_factory=lambda: JobOutcome("Missing"))
+    outcome: JobOutcome = field(default_factory=lambda: JobOutcome(MISSING))
     result: dict[str, Any] | None = None  # the Job's result file, once it finished
     model_versions: list[dict[str, Any]] = field(default_factory=list)  # of the namespace
 
@@ -51,7 +52,7 @@ def decide(
         return waiting or Decision()
     job = train_job(body, entry, config)
     decision = decide_job(body, entry, world.outcome, world.result, job)
-    if not decision.done and world.outcome.state == "Succeeded" and world.result:
+    if not decision.done and world.outcome.state == Phase.SUCCEEDED and world.result:
         image = job["spec"]["template"]["spec"]["containers"][0]["image"]
         register(decision, body, world.result, world.model_versions, image)
     return decision
@@ -83,10 +84,10 @@ def train_job_name(body: dict[str, Any]) -> str:
 
 def result_uri(config: OperatorConfig, body: dict[str, Any]) -> str:
     meta = body["metadata"]
-    root = config.store_uri.rstrip("/")
-    return (
-        f"{root}/runs/{meta['namespace']}/trainingjobs/{meta['name']}/{train_job_name(body)}.json"
+    path = paths.job_result(
+        meta["namespace"], TRAINING_JOB.plural, meta["name"], train_job_name(body)
     )
+    return paths.under(config.store_uri, path)
 
 
 def spec_errors(
@@ -147,10 +148,7 @@ def train_job(
 
 
 def _finished(status: dict[str, Any], generation: int) -> bool:
-    return (
-        status.get("phase") in ("Succeeded", "Failed")
-        and status.get("observedGeneration") == generation
-    )
+    return status.get("phase") in FINISHED and status.get("observedGeneration") == generation
 
 
 def decide_before_job(
@@ -171,25 +169,25 @@ def decide_before_job(
         return _failed(decision, *problem), None
     if dataset is None:
         message = f"Dataset {spec.dataset_ref.name} not found; waiting for it"
-        decision.status["phase"] = "Pending"
-        decision.conditions.append(Cond("Ready", "False", reasons.DATASET_NOT_FOUND, message))
+        decision.status["phase"] = Phase.PENDING
+        decision.conditions.append(Cond(READY, FALSE, reasons.DATASET_NOT_FOUND, message))
         return decision, None
     entry = version_entry(dataset, spec.dataset_ref.version)
     if (
         entry is None
         and spec.dataset_ref.version
-        and is_true((dataset.get("status") or {}).get("conditions"), "Ready")
+        and is_true((dataset.get("status") or {}).get("conditions"), READY)
     ):
         return _failed(
             decision,
             reasons.DATASET_VERSION_NOT_FOUND,
             f"Dataset {spec.dataset_ref.name} has no version {spec.dataset_ref.version}",
         ), None
-    ready = is_true((dataset.get("status") or {}).get("conditions"), "Ready")
+    ready = is_true((dataset.get("status") or {}).get("conditions"), READY)
     if entry is None or (not ready and not spec.dataset_ref.version):
-        decision.status["phase"] = "Pending"
+        decision.status["phase"] = Phase.PENDING
         decision.conditions.append(
-            Cond("Ready", "False", reasons.DATASET_NOT_READY,
+            Cond(READY, FALSE, reasons.DATASET_NOT_READY,
                  f"Dataset {spec.dataset_ref.name} is not Ready; waiting for it")
         )  # fmt: skip
         return decision, None
@@ -206,12 +204,10 @@ def decide_job(
     """Given the Dataset version to train on and the observed Job, what happens next."""
     decision = Decision()
     decision.status.update(jobName=train_job_name(body), datasetVersion=entry["version"])
-    if outcome.state == "Missing":
+    if outcome.state == MISSING:
         decision.create.append(job)
-        decision.status["phase"] = "Pending"
-        decision.conditions.append(
-            Cond("Ready", "False", reasons.JOB_CREATED, "training Job created")
-        )
+        decision.status["phase"] = Phase.PENDING
+        decision.conditions.append(Cond(READY, FALSE, reasons.JOB_CREATED, "training Job created"))
         decision.note(reasons.JOB_CREATED, f"training Job {job['metadata']['name']} created")
         return decision
     decision.status.update(
@@ -219,13 +215,13 @@ def decide_job(
         startTime=outcome.start_time,
         completionTime=outcome.completion_time,
     )
-    if outcome.state in ("Pending", "Running"):
+    if outcome.state in (Phase.PENDING, Phase.RUNNING):
         decision.status["phase"] = outcome.state
         decision.conditions.append(
-            Cond("Ready", "False", reasons.TRAINING, f"training Job is {outcome.state.lower()}")
+            Cond(READY, FALSE, reasons.TRAINING, f"training Job is {outcome.state.lower()}")
         )
         return decision
-    if outcome.state == "Failed":
+    if outcome.state == Phase.FAILED:
         reason = (result or {}).get("reason") or outcome.reason or reasons.TRAINER_ERROR
         message = (result or {}).get("error") or outcome.message or f"training Job failed: {reason}"
         return _failed(decision, reason, message)
@@ -242,18 +238,18 @@ def decide_job(
 
 def succeeded(decision: Decision, model_version: str) -> Decision:
     decision.status.update(
-        phase="Succeeded", modelVersion=model_version, failureReason=None, failureMessage=None
+        phase=Phase.SUCCEEDED, modelVersion=model_version, failureReason=None, failureMessage=None
     )
     decision.conditions.append(
-        Cond("Ready", "True", reasons.MODEL_REGISTERED, f"registered ModelVersion {model_version}")
+        Cond(READY, TRUE, reasons.MODEL_REGISTERED, f"registered ModelVersion {model_version}")
     )
     decision.done = True
     return decision
 
 
 def _failed(decision: Decision, reason: str, message: str) -> Decision:
-    decision.status.update(phase="Failed", failureReason=reason, failureMessage=message[:2048])
-    decision.conditions.append(Cond("Ready", "False", reason, message[:2048]))
+    decision.status.update(phase=Phase.FAILED, failureReason=reason, failureMessage=clip(message))
+    decision.conditions.append(Cond(READY, FALSE, reason, clip(message)))
     decision.warn(reason, message)
     decision.done = True
     return decision
@@ -285,7 +281,7 @@ def model_version_manifest(
         "metadata": {
             "name": model_version_name(spec["model"], version),
             "namespace": meta["namespace"],
-            "labels": {**labels, "mlops.dev/model": spec["model"]},
+            "labels": {**labels, MODEL_LABEL: spec["model"]},
             "annotations": {TRAINED_BY_UID: f"{meta['uid']}/{meta.get('generation') or 1}"},
         },
         "spec": {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from ..api.modelversion import Signature
+from ..api.modeldeployment import SAMPLE_BATCH_SIZE, SAMPLE_FLUSH_SECONDS, SAMPLE_RATE
+from ..api.modelversion import MODEL_FORMATS, TASKS, ModelFormat, Signature, Task
 
 ENV_PREFIX = "MLOPS_SERVE_"
 
@@ -19,17 +20,17 @@ class ServeConfig:
     model_name: str
     model_version: str
     artifact_uri: str
-    format: Literal["onnx", "skops"]
+    format: ModelFormat
     sha256: str
     signature: Signature
-    task: Literal["classification", "regression"] | None = None
+    task: Task | None = None
     host: str = "0.0.0.0"
     port: int = 8080
     workers: int = 1
-    sample_rate: float = 0.1
+    sample_rate: float = SAMPLE_RATE
     sample_uri: str | None = None
-    sample_batch_size: int = 256
-    sample_flush_seconds: float = 60.0
+    sample_batch_size: int = SAMPLE_BATCH_SIZE
+    sample_flush_seconds: float = float(SAMPLE_FLUSH_SECONDS)
     sample_queue_size: int = 1024
     max_body_bytes: int = 1_048_576
     drain_seconds: float = 5.0
@@ -38,28 +39,28 @@ class ServeConfig:
     log_level: str = "info"
 
 
-# (flag, type, default, help); the dataclass field is the flag with '-' -> '_'.
-_FLAGS: tuple[tuple[str, type, object, str], ...] = (
-    ("model-name", str, None, "name the model is served under (V2 {name})"),
-    ("model-version", str, None, "ModelVersion version number"),
-    ("artifact-uri", str, None, "file:// or s3:// URI of model.onnx / model.skops"),
-    ("format", str, None, "onnx or skops"),
-    ("sha256", str, None, "expected sha256 of the artifact; checked before loading"),
-    ("signature", str, None, "ModelVersion spec.signature as JSON (camelCase)"),
-    ("task", str, None, "classification or regression (default: inferred from the model)"),
-    ("host", str, "0.0.0.0", "listen address"),
-    ("port", int, 8080, "listen port"),
-    ("workers", int, 1, "uvicorn worker processes"),
-    ("sample-rate", float, 0.1, "fraction of request rows logged for drift checks"),
-    ("sample-uri", str, None, "URI prefix where sampled rows are written as Parquet"),
-    ("sample-batch-size", int, 256, "rows per sample file"),
-    ("sample-flush-seconds", float, 60.0, "write a partial sample batch after this long"),
-    ("sample-queue-size", int, 1024, "pending sampled requests before new ones are dropped"),
-    ("max-body-bytes", int, 1_048_576, "largest request body accepted (413 beyond)"),
-    ("drain-seconds", float, 5.0, "after SIGTERM: report not-ready this long before closing"),
-    ("graceful-timeout", float, 20.0, "then wait at most this long for in-flight requests"),
-    ("access-log", str, "false", "uvicorn access log (true/false)"),
-    ("log-level", str, "info", "log level"),
+# (flag, type, help); the dataclass field is the flag with '-' -> '_', and has the default.
+_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("model-name", str, "name the model is served under (V2 {name})"),
+    ("model-version", str, "ModelVersion version number"),
+    ("artifact-uri", str, "file:// or s3:// URI of model.onnx / model.skops"),
+    ("format", str, " or ".join(MODEL_FORMATS)),
+    ("sha256", str, "expected sha256 of the artifact; checked before loading"),
+    ("signature", str, "ModelVersion spec.signature as JSON (camelCase)"),
+    ("task", str, f"{' or '.join(TASKS)} (default: inferred from the model)"),
+    ("host", str, "listen address"),
+    ("port", int, "listen port"),
+    ("workers", int, "uvicorn worker processes"),
+    ("sample-rate", float, "fraction of request rows logged for drift checks"),
+    ("sample-uri", str, "URI prefix where sampled rows are written as Parquet"),
+    ("sample-batch-size", int, "rows per sample file"),
+    ("sample-flush-seconds", float, "write a partial sample batch after this long"),
+    ("sample-queue-size", int, "pending sampled requests before new ones are dropped"),
+    ("max-body-bytes", int, "largest request body accepted (413 beyond)"),
+    ("drain-seconds", float, "after SIGTERM: report not-ready this long before closing"),
+    ("graceful-timeout", float, "then wait at most this long for in-flight requests"),
+    ("access-log", str, "uvicorn access log (true/false)"),
+    ("log-level", str, "log level"),
 )
 _REQUIRED = ("model-name", "model-version", "artifact-uri", "format", "sha256", "signature")
 
@@ -72,14 +73,28 @@ def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.upper().replace("-", "_")
 
 
+def _default(flag: str) -> object:
+    """The ServeConfig field's default (None for a required one), as a flag would give it."""
+    default = _FIELDS[flag.replace("-", "_")].default
+    if default is dataclasses.MISSING:
+        return None
+    return str(default).lower() if isinstance(default, bool) else default
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(ServeConfig)}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-operator serve",
         description="Serve one ModelVersion. Every flag may also be set as MLOPS_SERVE_<FLAG>.",
     )
-    for flag, kind, default, text in _FLAGS:
+    for flag, kind, text in _FLAGS:
         parser.add_argument(
-            f"--{flag}", type=kind, default=None, help=f"{text} [{env_name(flag)}; {default}]"
+            f"--{flag}",
+            type=kind,
+            default=None,
+            help=f"{text} [{env_name(flag)}; {_default(flag)}]",
         )
     return parser
 
@@ -89,7 +104,7 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     args = vars(_parser().parse_args(list(argv)))
     values: dict[str, object] = {}
-    for flag, kind, default, _ in _FLAGS:
+    for flag, kind, _ in _FLAGS:
         key = flag.replace("-", "_")
         value = args[key]
         if value is None and env_name(flag) in environ:
@@ -103,16 +118,18 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) 
         if value is None:
             if flag in _REQUIRED:
                 raise ConfigError(f"--{flag} (or {env_name(flag)}) is required")
-            value = default
+            value = _default(flag)
         values[key] = value
     return _build(values)
 
 
 def _build(values: dict[str, object]) -> ServeConfig:
-    if values["format"] not in ("onnx", "skops"):
-        raise ConfigError(f"--format must be onnx or skops, not {values['format']!r}")
-    if values["task"] not in (None, "classification", "regression"):
-        raise ConfigError(f"--task must be classification or regression, not {values['task']!r}")
+    if values["format"] not in MODEL_FORMATS:
+        raise ConfigError(
+            f"--format must be {' or '.join(MODEL_FORMATS)}, not {values['format']!r}"
+        )
+    if values["task"] not in (None, *TASKS):
+        raise ConfigError(f"--task must be {' or '.join(TASKS)}, not {values['task']!r}")
     try:
         values["signature"] = Signature.model_validate(json.loads(str(values["signature"])))
     except ValueError as exc:
@@ -130,7 +147,7 @@ def _build(values: dict[str, object]) -> ServeConfig:
 def to_environ(config: ServeConfig) -> dict[str, str]:
     """The MLOPS_SERVE_* variables that reproduce `config` (used to hand it to workers)."""
     out: dict[str, str] = {}
-    for flag, _, _, _ in _FLAGS:
+    for flag, _, _ in _FLAGS:
         value = getattr(config, flag.replace("-", "_"))
         if value is None:
             continue

@@ -5,16 +5,23 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from ..api.modelversion import (
+    CLASSIFICATION,
+    LABEL,
+    ONNX,
+    PROBABILITIES,
+    REGRESSION,
+    VARIABLE,
+    Task,
+)
 from .config import ServeConfig
 from .signature import NUMPY_DTYPES, Columns
 
 log = logging.getLogger(__name__)
-
-Task = Literal["classification", "regression"]
 
 
 class LoadError(Exception):
@@ -56,7 +63,7 @@ def read_verified(uri: str, sha256: str) -> bytes:
 
 def load(config: ServeConfig) -> LoadedModel:
     data = read_verified(config.artifact_uri, config.sha256)
-    if config.format == "onnx":
+    if config.format == ONNX:
         return _load_onnx(data, config)
     return _load_skops(data, config)
 
@@ -101,12 +108,12 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
         feeds.append((name, None if dtype is signature_dtype else dtype, len(meta.shape) == 2))
     outputs = [o.name for o in session.get_outputs()]
     task: Task
-    if "label" in outputs and "probabilities" in outputs:
-        task = "classification"
-        fetch = ["label", "probabilities"]
-    elif "variable" in outputs:
-        task = "regression"
-        fetch = ["variable"]
+    if LABEL in outputs and PROBABILITIES in outputs:
+        task = CLASSIFICATION
+        fetch = [LABEL, PROBABILITIES]
+    elif VARIABLE in outputs:
+        task = REGRESSION
+        fetch = [VARIABLE]
     else:
         raise LoadError(
             f"ONNX outputs {outputs} are neither label+probabilities (classifier, zipmap "
@@ -126,7 +133,7 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
             else:
                 feed[name] = array.reshape(-1)
         result = run(fetch, feed)
-        if task == "classification":
+        if task == CLASSIFICATION:
             return Prediction(labels=result[0], probabilities=result[1])
         return Prediction(values=result[0].reshape(-1))
 
@@ -223,7 +230,7 @@ def _load_skops(data: bytes, config: ServeConfig) -> LoadedModel:
         raise LoadError(f"skops artifact failed to load: {exc}") from exc
     if not hasattr(estimator, "predict"):
         raise LoadError(f"skops artifact holds a {type(estimator).__name__}, not an estimator")
-    task: Task = config.task or ("classification" if is_classifier(estimator) else "regression")
+    task: Task = config.task or (CLASSIFICATION if is_classifier(estimator) else REGRESSION)
     names = [t.name for t in config.signature.inputs]
     classes = getattr(estimator, "classes_", None)
     labels = config.signature.class_labels or (
@@ -233,7 +240,7 @@ def _load_skops(data: bytes, config: ServeConfig) -> LoadedModel:
 
     def runner(columns: Columns) -> Prediction:
         frame = pd.DataFrame({n: c.reshape(-1) for n, c in zip(names, columns, strict=True)})
-        if task == "classification":
+        if task == CLASSIFICATION:
             probabilities = (
                 np.asarray(estimator.predict_proba(frame), dtype=np.float32) if has_proba else None
             )

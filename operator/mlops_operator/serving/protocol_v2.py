@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..api.modelversion import LABEL, PROBABILITIES, VARIABLE
 from .inference import InferenceEndpoint
 from .model import Prediction
 from .responses import json_response
@@ -48,7 +49,7 @@ def outputs(prediction: Prediction, n: int) -> list[dict[str, Any]]:
         labels = prediction.labels
         out = [
             {
-                "name": "label",
+                "name": LABEL,
                 "datatype": "BYTES" if labels.dtype.kind in "OUS" else "INT64",
                 "shape": [n],
                 "data": labels.tolist(),
@@ -57,14 +58,14 @@ def outputs(prediction: Prediction, n: int) -> list[dict[str, Any]]:
         if prediction.probabilities is not None:
             p = prediction.probabilities
             out.append(
-                {"name": "probabilities", "datatype": "FP32", "shape": list(p.shape),
+                {"name": PROBABILITIES, "datatype": "FP32", "shape": list(p.shape),
                  "data": p.ravel().tolist()}
             )  # fmt: skip
         return out
     assert prediction.values is not None
     return [
         {
-            "name": "variable",
+            "name": VARIABLE,
             "datatype": "FP32",
             "shape": [n],
             "data": prediction.values.tolist(),

@@ -9,11 +9,12 @@ from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..reconcile import reasons
 from . import termination
 
 
 class InvalidInput(Exception):
-    reason = "InvalidInput"
+    reason = reasons.INVALID_INPUT
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -15,27 +15,7 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, S
 
 from ..api.trainingjob import CLASSIFIERS, REGRESSORS, TrainingJobSpec, task_of
 
-_MODULES = {
-    "LogisticRegression": "sklearn.linear_model",
-    "LinearRegression": "sklearn.linear_model",
-    "Ridge": "sklearn.linear_model",
-    "Lasso": "sklearn.linear_model",
-    "ElasticNet": "sklearn.linear_model",
-    "RandomForestClassifier": "sklearn.ensemble",
-    "RandomForestRegressor": "sklearn.ensemble",
-    "GradientBoostingClassifier": "sklearn.ensemble",
-    "GradientBoostingRegressor": "sklearn.ensemble",
-    "HistGradientBoostingClassifier": "sklearn.ensemble",
-    "HistGradientBoostingRegressor": "sklearn.ensemble",
-    "DecisionTreeClassifier": "sklearn.tree",
-    "DecisionTreeRegressor": "sklearn.tree",
-    "KNeighborsClassifier": "sklearn.neighbors",
-    "KNeighborsRegressor": "sklearn.neighbors",
-    "SVC": "sklearn.svm",
-    "SVR": "sklearn.svm",
-    "GaussianNB": "sklearn.naive_bayes",
-}
-assert set(_MODULES) == set(CLASSIFIERS + REGRESSORS), "allow-list and class map disagree"
+_MODULES = {**CLASSIFIERS, **REGRESSORS}
 
 # Estimator parameters that hold objects or callables: they cannot come from a JSON spec.
 _OBJECT_PARAMS = frozenset({"estimator", "base_estimator", "init", "metric_params", "memory"})

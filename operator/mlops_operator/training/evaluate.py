@@ -13,15 +13,12 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from ..api.trainingjob import (
-    CLASSIFICATION_METRICS,
-    REGRESSION_METRICS,
-    Split,
-)
+from ..api.modelversion import CLASSIFICATION
+from ..api.trainingjob import CLASSIFICATION_METRICS, REGRESSION_METRICS, Split
 
 
 def metric_names(task: str, requested: list[str] | None) -> list[str]:
-    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    allowed = CLASSIFICATION_METRICS if task == CLASSIFICATION else REGRESSION_METRICS
     if not requested:
         return list(allowed)
     wrong = [m for m in requested if m not in allowed]
@@ -43,7 +40,7 @@ def splits(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train index, test index) pairs: one for holdout, `folds` for k-fold."""
     index = np.arange(len(y))
-    stratify = task == "classification" and split.stratify
+    stratify = task == CLASSIFICATION and split.stratify
     if split.method == "holdout":
         strat = y if stratify and _can_stratify(y, split.test_size) else None
         train, test = train_test_split(

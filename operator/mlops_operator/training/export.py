@@ -10,7 +10,16 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..api.modelversion import Signature, TensorSpec
+from ..api.modelversion import (
+    CLASSIFICATION,
+    LABEL,
+    ONNX,
+    PROBABILITIES,
+    SKOPS,
+    VARIABLE,
+    Signature,
+    TensorSpec,
+)
 
 log = logging.getLogger(__name__)
 PROBA_TOLERANCE = 1e-4
@@ -31,15 +40,15 @@ def signature(
         TensorSpec(name=c, datatype="FP32" if c in numeric else "BYTES", shape=[-1])
         for c in features
     ]
-    if task == "classification":
+    if task == CLASSIFICATION:
         n = len(classes or [])
         outputs = [
-            TensorSpec(name="label", datatype="BYTES", shape=[-1]),
-            TensorSpec(name="probabilities", datatype="FP32", shape=[-1, n]),
+            TensorSpec(name=LABEL, datatype="BYTES", shape=[-1]),
+            TensorSpec(name=PROBABILITIES, datatype="FP32", shape=[-1, n]),
         ]
         return Signature(inputs=inputs, outputs=outputs, class_labels=list(classes or []))
     return Signature(
-        inputs=inputs, outputs=[TensorSpec(name="variable", datatype="FP32", shape=[-1, 1])]
+        inputs=inputs, outputs=[TensorSpec(name=VARIABLE, datatype="FP32", shape=[-1, 1])]
     )
 
 
@@ -62,7 +71,7 @@ def to_onnx(pipeline: Pipeline, features: list[str], numeric: list[str], task: s
         (c, FloatTensorType([None, 1]) if c in numeric else StringTensorType([None, 1]))
         for c in features
     ]
-    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if task == "classification" else None
+    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if task == CLASSIFICATION else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = convert_sklearn(pipeline, initial_types=initial, options=options)
@@ -94,22 +103,22 @@ def onnx_matches(
     outputs = session.run(None, onnx_feeds(x, numeric))
     names = [o.name for o in session.get_outputs()]
     result = dict(zip(names, outputs, strict=True))
-    if task == "classification":
-        if "label" not in result or "probabilities" not in result:
-            return f"outputs are {names}, expected label and probabilities"
+    if task == CLASSIFICATION:
+        if LABEL not in result or PROBABILITIES not in result:
+            return f"outputs are {names}, expected {LABEL} and {PROBABILITIES}"
         expected = pipeline.predict(x).astype(str)
-        labels = np.asarray(result["label"]).reshape(-1).astype(str)
+        labels = np.asarray(result[LABEL]).reshape(-1).astype(str)
         if not np.array_equal(labels, expected):
             return f"{int((labels != expected).sum())} of {len(x)} labels differ"
         if hasattr(pipeline, "predict_proba"):
-            diff = float(np.abs(result["probabilities"] - pipeline.predict_proba(x)).max())
+            diff = float(np.abs(result[PROBABILITIES] - pipeline.predict_proba(x)).max())
             if diff > PROBA_TOLERANCE:
                 return f"probabilities differ by up to {diff:.2g}"
         return ""
-    if "variable" not in result:
-        return f"outputs are {names}, expected variable"
+    if VARIABLE not in result:
+        return f"outputs are {names}, expected {VARIABLE}"
     expected = np.asarray(pipeline.predict(x), dtype=np.float64)
-    got = np.asarray(result["variable"], dtype=np.float64).reshape(-1)
+    got = np.asarray(result[VARIABLE], dtype=np.float64).reshape(-1)
     scale = max(1.0, float(np.abs(expected).max()))
     if not np.allclose(got, expected, rtol=1e-4, atol=1e-4 * scale):
         return f"predictions differ by up to {float(np.abs(got - expected).max()):.2g}"
@@ -139,8 +148,8 @@ def export(
     (or always skops with prefer="skops")."""
     import skops.io as sio
 
-    if prefer == "skops":
-        return Exported(sio.dumps(pipeline), "skops", "skops requested")
+    if prefer == SKOPS:
+        return Exported(sio.dumps(pipeline), SKOPS, "skops requested")
     check = x[features].iloc[:CHECK_ROWS]
     try:
         data = to_onnx(pipeline, features, numeric, task)
@@ -148,6 +157,6 @@ def export(
     except Exception as err:
         problem = f"skl2onnx cannot convert it: {_short(err)}"
     if not problem:
-        return Exported(data, "onnx", "converted with skl2onnx; predictions checked")
+        return Exported(data, ONNX, "converted with skl2onnx; predictions checked")
     log.warning("saving as skops: ONNX %s", problem)
-    return Exported(sio.dumps(pipeline), "skops", f"ONNX not used: {problem}")
+    return Exported(sio.dumps(pipeline), SKOPS, f"ONNX not used: {problem}")

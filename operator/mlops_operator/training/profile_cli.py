@@ -13,9 +13,11 @@ from typing import Any
 import pandas as pd
 
 from ..api.dataset import DatasetSpec
+from ..api.kinds import DATASET
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
+from ..reconcile import reasons
 from .common import (
     ArgumentParser,
     InvalidInput,
@@ -44,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        spec = parse_spec(DatasetSpec, args.spec, "Dataset")
+        spec = parse_spec(DatasetSpec, args.spec, DATASET.kind)
         message = profile(args.namespace, args.name, spec, Store(args.store))
     except (InvalidInput, SourceUnreadable, SchemaMismatch, ArtifactError) as err:
         return fail(argv, err.reason, str(err))
     except Exception as err:
         traceback.print_exc()
-        return fail(argv, "ProfilerError", f"{type(err).__name__}: {err}")
+        return fail(argv, reasons.PROFILER_ERROR, f"{type(err).__name__}: {err}")
     report(argv, message)
     return 0
 

@@ -11,10 +11,11 @@ import pyarrow.parquet as pq
 from pandas.api import types as ptypes
 
 from ..api.dataset import DataSchema
+from ..reconcile import reasons
 
 
 class SchemaMismatch(Exception):
-    reason = "SchemaMismatch"
+    reason = reasons.SCHEMA_MISMATCH
 
 
 @dataclass(frozen=True)

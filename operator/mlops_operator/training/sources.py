@@ -11,13 +11,14 @@ import pandas as pd
 from ..api.dataset import SKLEARN_DATASETS, DataSource
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import filesystem
+from ..reconcile import reasons
 
 TARGET = "target"
 _CLASSIFICATION_SETS = {"iris", "wine", "breast_cancer"}
 
 
 class SourceUnreadable(Exception):
-    reason = "SourceUnreadable"
+    reason = reasons.SOURCE_UNREADABLE
 
 
 def column_name(raw: str) -> str:

@@ -18,10 +18,13 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from ..api.kinds import TRAINING_JOB
+from ..api.modelversion import CLASSIFICATION, SKOPS
 from ..api.trainingjob import TrainingJobSpec, acceptance_failures, task_of
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
+from ..reconcile import reasons
 from .common import (
     ArgumentParser,
     InvalidInput,
@@ -38,7 +41,7 @@ from .snapshot import read_parquet
 
 
 class TrainerError(Exception):
-    reason = "TrainerError"
+    reason = reasons.TRAINER_ERROR
 
 
 def build_parser() -> ArgumentParser:
@@ -54,7 +57,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--store", required=True, help="artifact store root URI")
     parser.add_argument(
         "--model-format",
-        choices=("auto", "skops"),
+        choices=("auto", SKOPS),
         default="auto",
         help="auto: ONNX where it converts faithfully, else skops",
     )
@@ -66,13 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        spec = parse_spec(TrainingJobSpec, args.spec, "TrainingJob")
+        spec = parse_spec(TrainingJobSpec, args.spec, TRAINING_JOB.kind)
         message = train(args, spec, Store(args.store))
     except (InvalidInput, TrainerError) as err:
         return fail(argv, err.reason, str(err))
     except Exception as err:
         traceback.print_exc()
-        return fail(argv, "TrainerError", f"{type(err).__name__}: {err}")
+        return fail(argv, reasons.TRAINER_ERROR, f"{type(err).__name__}: {err}")
     report(argv, message)
     return 0
 
@@ -119,7 +122,7 @@ def prepare(
             x[column] = x[column].astype(object).where(x[column].notna(), "")
             x[column] = x[column].astype(str)
     y = frame[spec.target]
-    if task_of(spec.estimator) == "classification":
+    if task_of(spec.estimator) == CLASSIFICATION:
         y = y.astype(str)
         if y.nunique() < 2:
             raise InvalidInput(f"target {spec.target!r} has fewer than 2 classes")
@@ -159,7 +162,7 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
     fit_seconds = round(time.perf_counter() - started, 3)
     failures = acceptance_failures(metrics, spec.acceptance)
 
-    classes = [str(c) for c in pipeline.classes_] if task == "classification" else None
+    classes = [str(c) for c in pipeline.classes_] if task == CLASSIFICATION else None
     sig = signature(features, numeric, task, classes).wire()
     exported = export(pipeline, x, features, numeric, task, prefer=args.model_format)
     sha = sha256_hex(exported.data)

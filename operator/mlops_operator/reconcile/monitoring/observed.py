@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.driftmonitor import DriftMonitor, DriftMonitorSpec
 from ...drift.plan import CheckOutcome, CheckPlan
-from .. import reasons
 from ..decision import Decision
 
 if TYPE_CHECKING:
     from ...drift.check import DriftReport
-
-READY = "Ready"
-DRIFTED = reasons.DRIFTED
 
 
 @dataclass(frozen=True)

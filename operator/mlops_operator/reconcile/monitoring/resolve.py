@@ -14,10 +14,6 @@ from ..dataset import version_entry
 from .observed import Observed, Problem, lineage, serving_version, spec_of
 
 
-def _store_uri(store_root: str, path: str) -> str:
-    return f"{store_root.rstrip('/')}/{path}"
-
-
 def _reference_entry(
     spec: DriftMonitorSpec, dataset: dict[str, Any] | None, exclude: str | None = None
 ) -> tuple[dict[str, Any] | None, Problem | None]:
@@ -94,7 +90,7 @@ def plan_check(
     if served is None:
         return Problem(reasons.NOT_SERVING, f"ModelDeployment {name} serves no ModelVersion yet")
     try:
-        samples = _store_uri(store_root, paths.samples_dir(namespace, name, served))
+        samples = paths.under(store_root, paths.samples_dir(namespace, name, served))
     except ValueError as err:
         return Problem(reasons.NOT_SERVING, f"servingVersion {served!r}: {err}")
     mv = observed.model_version
@@ -144,7 +140,7 @@ def training_profile(mv: dict[str, Any], namespace: str, store_root: str) -> str
             path = paths.dataset_profile(namespace, dataset["name"], dataset["version"])
         except ValueError as err:
             return Problem(reasons.REFERENCE_NOT_FOUND, f"ModelVersion {name} lineage: {err}")
-        return _store_uri(store_root, path)
+        return paths.under(store_root, path)
     return Problem(
         reasons.REFERENCE_NOT_FOUND,
         f"ModelVersion {name} has no training lineage (dataset); set spec.reference",

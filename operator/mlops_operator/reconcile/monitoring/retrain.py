@@ -13,17 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ... import API_VERSION
-from ...api.driftmonitor import DriftMonitorSpec, RetrainRecord
+from ...api.conditions import DRIFTED, FALSE, READY
+from ...api.driftmonitor import FAILED_RETRAINS_LIMIT, DriftMonitorSpec, RetrainRecord
 from ...api.kinds import DRIFT_MONITOR, TRAINING_JOB
+from ...api.phases import FINISHED, Phase
 from .. import reasons
-from ..conditions import Cond, is_true, parse_time, rfc3339
+from ..conditions import Cond, clip, is_true, parse_time, rfc3339
 from ..decision import Decision
+from ..names import child_name
 from ..ownership import child_labels, owner_reference
-from .observed import DRIFTED, READY, Observed, spec_of
-from .verdict import MAX_MESSAGE, not_ready
+from .observed import Observed, spec_of
+from .verdict import not_ready
 
-FINISHED = ("Succeeded", "Failed")
-MAX_NAME = 63
 D = TypeVar("D", bound=Decision)
 
 
@@ -36,8 +37,7 @@ class Hold:
 
 
 def retrain_name(monitor: str, n: int) -> str:
-    tail = f"-retrain-{n}"
-    return monitor[: MAX_NAME - len(tail)].rstrip("-") + tail
+    return child_name(monitor, f"retrain-{n}")
 
 
 def retrains_so_far(body: dict[str, Any], retrains: list[dict[str, Any]]) -> int:
@@ -168,9 +168,7 @@ def decide_retrain(
 
 def _append_to_drifted(decision: Decision, text: str) -> None:
     decision.conditions = [
-        Cond(c.type, c.status, c.reason, (c.message + text)[:MAX_MESSAGE])
-        if c.type == DRIFTED
-        else c
+        Cond(c.type, c.status, c.reason, clip(c.message + text)) if c.type == DRIFTED else c
         for c in decision.conditions
     ]
 
@@ -181,7 +179,8 @@ def new_retrain_failures(body: dict[str, Any], retrains: list[dict[str, Any]]) -
     return sorted(
         tj["metadata"]["name"]
         for tj in retrains
-        if (tj.get("status") or {}).get("phase") == "Failed" and tj["metadata"]["name"] not in seen
+        if (tj.get("status") or {}).get("phase") == Phase.FAILED
+        and tj["metadata"]["name"] not in seen
     )
 
 
@@ -192,7 +191,7 @@ def decide_retrain_failures(
     failed = new_retrain_failures(body, retrains)
     if failed:
         seen = list((body.get("status") or {}).get("failedRetrains") or [])
-        decision.status["failedRetrains"] = (seen + failed)[-100:]
+        decision.status["failedRetrains"] = (seen + failed)[-FAILED_RETRAINS_LIMIT:]
         for name in failed:
             decision.warn(reasons.RETRAIN_FAILED, f"retrain TrainingJob {name} failed")
     return failed
@@ -202,12 +201,12 @@ def retrain_rejected(decision: D, message: str) -> D:
     """The API server refused the retrain TrainingJob in `decision.create`: nothing was
     created, say why. The same decision otherwise, with nothing left to create."""
     names = [m["metadata"]["name"] for m in decision.create if m["kind"] == TRAINING_JOB.kind]
-    text = f"retrain TrainingJob {', '.join(names)} was refused: {message}"[:MAX_MESSAGE]
+    text = clip(f"retrain TrainingJob {', '.join(names)} was refused: {message}")
     status = {
         k: v for k, v in decision.status.items() if k not in ("retrainsTriggered", "lastRetrain")
     }
     conditions = [c for c in decision.conditions if c.type != READY]
-    conditions.append(Cond(READY, "False", reasons.RETRAIN_FAILED, text))
+    conditions.append(Cond(READY, FALSE, reasons.RETRAIN_FAILED, text))
     events = [e for e in decision.events if e.reason != reasons.RETRAIN_TRIGGERED]
     rejected = replace(decision, status=status, conditions=conditions, events=events, create=[])
     rejected.warn(reasons.RETRAIN_FAILED, text)

@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ...api.conditions import DRIFTED, FALSE, READY, TRUE, UNKNOWN, ConditionStatus
 from ...api.driftmonitor import FeatureDrift
 from ...drift.plan import CheckOutcome, CheckPlan
 from .. import reasons
-from ..conditions import Cond, Status, condition, is_true, rfc3339
+from ..conditions import Cond, clip, condition, is_true, rfc3339
 from ..decision import Decision
-from .observed import DRIFTED, READY, Problem, spec_of
+from .observed import Problem, spec_of
 
 FAILURE_REASONS = {
     "reference": reasons.REFERENCE_NOT_FOUND,
     "window": reasons.SAMPLES_UNREADABLE,
     "features": reasons.FEATURES_NOT_FOUND,
 }
-MAX_MESSAGE = 2048
 
 
 def reason_changed(body: dict[str, Any], type_: str, status: str, reason: str) -> bool:
@@ -29,17 +29,17 @@ def reason_changed(body: dict[str, Any], type_: str, status: str, reason: str) -
 def not_ready(body: dict[str, Any], decision: Decision, reason: str, message: str) -> None:
     """Ready=False for `reason` (replacing the Ready decided so far); a Warning when new."""
     decision.conditions = [c for c in decision.conditions if c.type != READY]
-    decision.conditions.append(Cond(READY, "False", reason, message[:MAX_MESSAGE]))
-    if reason_changed(body, READY, "False", reason):
+    decision.conditions.append(Cond(READY, FALSE, reason, clip(message)))
+    if reason_changed(body, READY, FALSE, reason):
         decision.warn(reason, message)
 
 
 def decide_problem(body: dict[str, Any], problem: Problem, decision: Decision) -> None:
     """No check possible: say why (an Event only when the reason is new)."""
-    ready: Status = "True" if problem.ready else "False"
+    ready: ConditionStatus = TRUE if problem.ready else FALSE
     decision.conditions += [
         Cond(READY, ready, problem.reason, problem.message),
-        Cond(DRIFTED, "Unknown", problem.reason, problem.message),
+        Cond(DRIFTED, UNKNOWN, problem.reason, problem.message),
     ]
     decision.status.update(features=[], driftShare=None)
     if reason_changed(body, READY, ready, problem.reason):
@@ -72,7 +72,7 @@ def decide_check(
     if outcome.failure is not None:
         reason = FAILURE_REASONS[outcome.failure]
         decision.status.update(features=[], driftShare=None)
-        decision.conditions.append(Cond(DRIFTED, "Unknown", reason, outcome.message[:MAX_MESSAGE]))
+        decision.conditions.append(Cond(DRIFTED, UNKNOWN, reason, clip(outcome.message)))
         not_ready(body, decision, reason, outcome.message)
         return
     if outcome.report is None:
@@ -82,8 +82,8 @@ def decide_check(
         )
         decision.status.update(features=[], driftShare=None)
         decision.conditions += [
-            Cond(READY, "True", reasons.INSUFFICIENT_SAMPLES, message),
-            Cond(DRIFTED, "Unknown", reasons.INSUFFICIENT_SAMPLES, message),
+            Cond(READY, TRUE, reasons.INSUFFICIENT_SAMPLES, message),
+            Cond(DRIFTED, UNKNOWN, reasons.INSUFFICIENT_SAMPLES, message),
         ]
         return
     report = outcome.report
@@ -107,14 +107,14 @@ def decide_check(
         f"in {outcome.samples} samples" + (f": {', '.join(drifted[:20])}" if drifted else "")
     )
     decision.conditions.append(
-        Cond(READY, "True", reasons.CHECKED, f"checked {outcome.samples} samples")
+        Cond(READY, TRUE, reasons.CHECKED, f"checked {outcome.samples} samples")
     )
     was_drifted = is_true((body.get("status") or {}).get("conditions"), DRIFTED)
     if report.dataset_drifted:
-        decision.conditions.append(Cond(DRIFTED, "True", reasons.DRIFT_DETECTED, summary))
+        decision.conditions.append(Cond(DRIFTED, TRUE, reasons.DRIFT_DETECTED, summary))
         if not was_drifted:
             decision.warn(reasons.DRIFT_DETECTED, summary)
     else:
-        decision.conditions.append(Cond(DRIFTED, "False", reasons.NO_DRIFT, summary))
+        decision.conditions.append(Cond(DRIFTED, FALSE, reasons.NO_DRIFT, summary))
         if was_drifted:
             decision.note(reasons.DRIFT_RESOLVED, summary)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ...api.phases import Outcome
 from .. import reasons
 from ..observed import DeploymentView, Trouble, pod_trouble
 from . import children, status
@@ -56,7 +57,7 @@ def roll_back(r: Rollout, serving: str, target: str, trouble: Trouble) -> None:
     children.stable(r, serving, r.total())
     children.remove_canary(r)
     status.record_failure(r, target, trouble)
-    status.note_history(r, target, "RolledBack", trouble.reason)
+    status.note_history(r, target, Outcome.ROLLED_BACK, trouble.reason)
     status.clear_rollout(r)
     r.plan.rolled_back = True
     r.decision.warn(
@@ -79,7 +80,7 @@ def hold_back(r: Rollout, serving: str, target: str) -> None:
 
 def first_rollout_failed(r: Rollout, target: str, trouble: Trouble) -> None:
     status.record_failure(r, target, trouble)
-    status.note_history(r, target, "Failed", trouble.reason)
+    status.note_history(r, target, Outcome.FAILED, trouble.reason)
     r.decision.warn(
         reasons.ROLLOUT_FAILED,
         f"{target} failed to roll out and there is no earlier version to return to: "

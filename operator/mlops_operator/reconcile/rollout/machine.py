@@ -15,6 +15,8 @@ decision says when to look again; a steady state asks for nothing.
 
 from __future__ import annotations
 
+from ...api.conditions import FALSE, PROGRESSING
+from ...api.phases import Phase
 from .. import reasons
 from ..conditions import Cond
 from ..observed import Trouble
@@ -54,9 +56,9 @@ def _unresolved(r: Rollout, serving: str | None, problem: Cond) -> None:
     status.clear_rollout(r)
     status.set_phase(
         r,
-        "Pending",
+        Phase.PENDING,
         problem,
-        progressing=Cond("Progressing", "False", problem.reason, problem.message),
+        progressing=Cond(PROGRESSING, FALSE, problem.reason, problem.message),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ...api.phases import Outcome
 from .. import reasons
 from ..conditions import parse_time, rfc3339
 from . import children, failure, status
@@ -24,7 +25,7 @@ def start(r: Rollout, target: Target, was: str | None = None) -> datetime:
 
 def promote(r: Rollout, target: str) -> None:
     previous = r.old.serving_version
-    status.note_history(r, target, "Promoted", reasons.ROLLOUT_COMPLETE)
+    status.note_history(r, target, Outcome.PROMOTED, reasons.ROLLOUT_COMPLETE)
     r.status.update(servingVersion=target)
     if previous and previous != target:
         r.status["previousGoodVersion"] = previous

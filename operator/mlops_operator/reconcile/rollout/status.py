@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ...api.conditions import FALSE, PROGRESSING, READY, ROLLED_BACK, TRUE
+from ...api.modeldeployment import HISTORY_LIMIT
+from ...api.phases import Outcome, Phase
 from .. import reasons
 from ..conditions import Cond, rfc3339
 from ..observed import DeploymentView, Trouble
 from ..serving import effective_weight, url
 from .context import Rollout
 
-HISTORY_LIMIT = 10
 
-
-def set_phase(r: Rollout, phase: str, ready: Cond, progressing: Cond | None) -> None:
+def set_phase(r: Rollout, phase: Phase, ready: Cond, progressing: Cond | None) -> None:
     r.status["phase"] = phase
     conditions = [ready]
     if progressing is not None:
@@ -22,22 +23,22 @@ def set_phase(r: Rollout, phase: str, ready: Cond, progressing: Cond | None) -> 
 
 
 def progressing(r: Rollout, reason: str, message: str, unavailable: bool = False) -> None:
-    ready = Cond("Ready", "False", reasons.UNAVAILABLE if unavailable else reason, message)
-    set_phase(r, "Progressing", ready, progressing=Cond("Progressing", "True", reason, message))
+    ready = Cond(READY, FALSE, reasons.UNAVAILABLE if unavailable else reason, message)
+    set_phase(r, Phase.PROGRESSING, ready, progressing=Cond(PROGRESSING, TRUE, reason, message))
 
 
 def healthy(r: Rollout, version: str, progress_message: str) -> None:
     stable = r.world.stable
     set_phase(
         r,
-        "Healthy",
+        Phase.HEALTHY,
         Cond(
-            "Ready",
-            "True",
+            READY,
+            TRUE,
             reasons.AVAILABLE,
             f"serving {version} on {stable.available}/{stable.replicas} replicas",
         ),
-        progressing=Cond("Progressing", "False", reasons.ROLLOUT_COMPLETE, progress_message),
+        progressing=Cond(PROGRESSING, FALSE, reasons.ROLLOUT_COMPLETE, progress_message),
     )
 
 
@@ -45,9 +46,9 @@ def rolled_back(r: Rollout, serving: str, target: str, trouble: Trouble) -> None
     held = held_message(target, f"{trouble.reason}: {trouble.message}")
     set_phase(
         r,
-        "RolledBack",
-        Cond("Ready", "False", reasons.ROLLED_BACK, f"serving {serving}; {held}"),
-        progressing=Cond("Progressing", "False", reasons.ROLLOUT_ABORTED, trouble.message),
+        Phase.ROLLED_BACK,
+        Cond(READY, FALSE, reasons.ROLLED_BACK, f"serving {serving}; {held}"),
+        progressing=Cond(PROGRESSING, FALSE, reasons.ROLLOUT_ABORTED, trouble.message),
     )
 
 
@@ -55,9 +56,9 @@ def failed(r: Rollout, target: str, trouble: Trouble) -> None:
     """The first rollout failed: there is no good version to go back to."""
     set_phase(
         r,
-        "Failed",
-        Cond("Ready", "False", trouble.reason, held_message(target, trouble.message)),
-        progressing=Cond("Progressing", "False", reasons.ROLLOUT_ABORTED, trouble.message),
+        Phase.FAILED,
+        Cond(READY, FALSE, trouble.reason, held_message(target, trouble.message)),
+        progressing=Cond(PROGRESSING, FALSE, reasons.ROLLOUT_ABORTED, trouble.message),
     )
 
 
@@ -71,7 +72,7 @@ def record_failure(r: Rollout, target: str, trouble: Trouble) -> None:
     }
 
 
-def note_history(r: Rollout, version: str, outcome: str, reason: str) -> None:
+def note_history(r: Rollout, version: str, outcome: Outcome, reason: str) -> None:
     history = [h.wire() for h in r.old.history]
     history.append({"version": version, "outcome": outcome, "at": rfc3339(r.now), "reason": reason})
     r.status["history"] = history[-HISTORY_LIMIT:]
@@ -110,16 +111,16 @@ def waiting(view: DeploymentView, version: str) -> str:
 def finish(r: Rollout) -> None:
     """The RolledBack condition, the ready replicas and the URL: the same on every path."""
     phase = r.status.get("phase")
-    rolled = phase == "RolledBack" or (phase == "Failed" and r.held_back is not None)
+    rolled = phase == Phase.ROLLED_BACK or (phase == Phase.FAILED and r.held_back is not None)
     failure = r.status.get("failedVersion") or (
         r.old.failed_version.wire() if r.old.failed_version else None
     )
     if rolled and failure:
         cond = Cond(
-            "RolledBack", "True", failure["reason"], f"{failure['name']}: {failure['message']}"
+            ROLLED_BACK, TRUE, failure["reason"], f"{failure['name']}: {failure['message']}"
         )
     else:
-        cond = Cond("RolledBack", "False", reasons.NOT_ROLLED_BACK, "")
+        cond = Cond(ROLLED_BACK, FALSE, reasons.NOT_ROLLED_BACK, "")
     r.decision.conditions.append(cond)
     stable, canary = r.world.stable, r.world.canary
     r.status["readyReplicas"] = stable.ready + canary.ready

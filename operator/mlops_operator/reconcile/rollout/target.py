@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ...api.conditions import FALSE, READY
 from ...api.modeldeployment import ModelDeploymentSpec
 from ...api.modelversion import ModelVersionSpec
+from ...api.phases import Phase
 from ...api.trainingjob import acceptance_failures
 from .. import reasons
 from ..conditions import Cond
@@ -28,14 +30,14 @@ def resolve_target(
         found = next((v for v in versions if v["metadata"]["name"] == name), None)
         if found is None:
             return None, Cond(
-                "Ready", "False", reasons.MODEL_VERSION_NOT_FOUND, f"ModelVersion {name} not found"
+                READY, FALSE, reasons.MODEL_VERSION_NOT_FOUND, f"ModelVersion {name} not found"
             )
-        if _phase(found) != "Ready":
+        if _phase(found) != Phase.READY:
             return None, Cond(
-                "Ready",
-                "False",
+                READY,
+                FALSE,
                 reasons.MODEL_VERSION_NOT_READY,
-                f"ModelVersion {name} is {_phase(found) or 'Pending'}: {_ready_message(found)}",
+                f"ModelVersion {name} is {_phase(found) or Phase.PENDING}: {_ready_message(found)}",
             )
         return _target(found), None
     assert spec.model is not None  # the CRD admits exactly one of modelVersionRef and model
@@ -43,12 +45,12 @@ def resolve_target(
     of_model = [v for v in versions if (v.get("spec") or {}).get("model") == policy.name]
     if not of_model:
         return None, Cond(
-            "Ready",
-            "False",
+            READY,
+            FALSE,
             reasons.MODEL_VERSION_NOT_FOUND,
             f"no ModelVersion of model {policy.name} yet",
         )
-    ready = [v for v in of_model if _phase(v) == "Ready"]
+    ready = [v for v in of_model if _phase(v) == Phase.READY]
     accepted = [
         v
         for v in ready
@@ -61,8 +63,8 @@ def resolve_target(
             for v in ready[-3:]
         )
         return None, Cond(
-            "Ready",
-            "False",
+            READY,
+            FALSE,
             reasons.NO_ACCEPTED_VERSION,
             f"model {policy.name}: {len(of_model)} versions, {len(ready)} Ready, none passes "
             f"acceptance" + (f" ({rejected})" if rejected else ""),
@@ -121,7 +123,7 @@ def _phase(version: dict[str, Any]) -> str | None:
 
 def _ready_message(version: dict[str, Any]) -> str:
     for condition in (version.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Ready":
+        if condition.get("type") == READY:
             return str(condition.get("message") or condition.get("reason") or "")
     return "not verified yet"
 
