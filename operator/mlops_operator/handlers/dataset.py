@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import kube
-from ..api.kinds import DATASET
+from ..api.kinds import DATASET, JOB, POD
 from ..config import OperatorConfig
 from ..reconcile import dataset as decide
 from ..reconcile.jobs import JobOutcome, job_outcome
@@ -17,10 +17,10 @@ CONFIG = OperatorConfig.from_env()
 
 async def job_state(namespace: str, name: str) -> JobOutcome:
     """The observed outcome of a Job; its pods are read only to explain a failure."""
-    job = await kube.get("batch/v1", "Job", namespace, name)
+    job = await kube.get(*JOB, namespace, name)
     outcome = job_outcome(job)
     if outcome.state == "Failed":  # the Job may say so before it counts the failed pod
-        pods = await kube.list_fresh("v1", "Pod", namespace, f"job-name={name}")
+        pods = await kube.list_fresh(*POD, namespace, f"job-name={name}")
         outcome = job_outcome(job, pods)
     return outcome
 

@@ -11,7 +11,14 @@ from typing import Any
 import aiohttp
 
 from .. import API_VERSION, kube
-from ..api.kinds import MODEL_DEPLOYMENT, MODEL_VERSION
+from ..api.kinds import (
+    DEPLOYMENT,
+    HORIZONTAL_POD_AUTOSCALER,
+    MODEL_DEPLOYMENT,
+    MODEL_VERSION,
+    POD,
+    SERVICE,
+)
 from ..api.modeldeployment import Analysis
 from ..config import OperatorConfig
 from ..metrics import ROLLBACKS
@@ -53,11 +60,11 @@ async def observe(parent: children.Parent) -> decide.World:
     ns, name = parent.namespace, parent.name
     versions, stable, canary, service, autoscaler, pods = await asyncio.gather(
         kube.list_objects(API_VERSION, MODEL_VERSION.kind, ns),
-        kube.get("apps/v1", "Deployment", ns, children.stable_name(name)),
-        kube.get("apps/v1", "Deployment", ns, children.canary_name(name)),
-        kube.get("v1", "Service", ns, children.service_name(name)),
-        kube.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, children.stable_name(name)),
-        kube.list_objects("v1", "Pod", ns, f"{children.KIND_LABEL}={name}"),
+        kube.get(*DEPLOYMENT, ns, children.stable_name(name)),
+        kube.get(*DEPLOYMENT, ns, children.canary_name(name)),
+        kube.get(*SERVICE, ns, children.service_name(name)),
+        kube.get(*HORIZONTAL_POD_AUTOSCALER, ns, children.stable_name(name)),
+        kube.list_objects(*POD, ns, f"{children.KIND_LABEL}={name}"),
     )
     return decide.World(
         versions=versions,

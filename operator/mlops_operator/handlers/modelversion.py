@@ -9,6 +9,7 @@ from typing import Any
 
 from ..api.kinds import MODEL_VERSION
 from ..reconcile import modelversion as decide
+from ..reconcile import reasons
 from .common import carry_out, now
 
 LOAD_CHECK_TIMEOUT = 120.0
@@ -35,7 +36,7 @@ async def _load_check(artifact: dict[str, Any]) -> tuple[str, str] | None:
     try:
         out, err = await asyncio.wait_for(process.communicate(), LOAD_CHECK_TIMEOUT)
     except TimeoutError:
-        return "LoadFailed", f"loading the model took longer than {LOAD_CHECK_TIMEOUT:.0f}s"
+        return reasons.LOAD_FAILED, f"loading the model took longer than {LOAD_CHECK_TIMEOUT:.0f}s"
     finally:  # also when the operator stops mid-check: no orphan process, no dangling pipes
         if process.returncode is None:
             process.kill()
@@ -44,7 +45,7 @@ async def _load_check(artifact: dict[str, Any]) -> tuple[str, str] | None:
         answer = json.loads(out.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
         tail = err.decode(errors="replace").strip()[-500:]
-        return "LoadFailed", f"the load check exited with {process.returncode}: {tail}"
+        return reasons.LOAD_FAILED, f"the load check exited with {process.returncode}: {tail}"
     return None if answer.get("ok") else (answer["reason"], answer["message"])
 
 

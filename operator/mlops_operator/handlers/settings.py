@@ -12,13 +12,13 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from .. import metrics
+from .. import GROUP, metrics
 from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
 from ..config import OperatorConfig
 from ..kube import client as kube_client
 
 log = logging.getLogger("mlops_operator")
-FINALIZER = "mlops.dev/finalizer"
+FINALIZER = f"{GROUP}/finalizer"
 # Every kind has a controller; the startup log names them.
 RECONCILED = (DATASET, TRAINING_JOB, MODEL_VERSION, MODEL_DEPLOYMENT, DRIFT_MONITOR)
 
@@ -29,9 +29,9 @@ _metrics_started: set[int] = set()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     config = OperatorConfig.from_env()
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="mlops.dev")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="mlops.dev", key="last-handled-configuration"
+        prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
     # Events say who wrote them: the From column of `kubectl describe`.
