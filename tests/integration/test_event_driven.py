@@ -45,10 +45,17 @@ def test_a_finished_job_reaches_the_dataset_status_through_its_watch_event(
     with running_operator(namespace):
         objects.create(IRIS)
         job = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
-        wait_for(lambda: objects.get("Dataset", "iris").get("status", {}).get("jobName"), 30)
-
+        # The Job controller has started the Job's pod (no kubelet runs it): nothing moves now.
+        wait_for(
+            lambda: (
+                "running"
+                in (objects.condition("Dataset", "iris", "Ready") or {}).get("message", "")
+            ),
+            30,
+            what="the Dataset to report its Job running",
+        )
         # Settled: nothing changes, so the operator asks the API server for nothing.
-        wait_for(lambda: quiet_for(2), 30, what="the operator to settle")
+        wait_for(lambda: quiet_for(3), 30, what="the operator to settle")
         assert quiet_for(5), "the operator sent requests while nothing changed (polling)"
 
         complete(kube_api, namespace, job, tmp_path)  # the pod ends; the Job controller reports
@@ -74,3 +81,25 @@ def test_deleting_an_owner_is_not_held_by_a_finalizer_and_its_children_go(
             60,
             what="the garbage collector to remove the profile Job",
         )
+
+
+def test_an_owner_deleted_with_orphan_propagation_leaves_its_children(
+    kube_api: kubernetes.client.ApiClient,
+    namespace: str,
+    objects: Objects,
+    store: str,
+) -> None:
+    """The operator deletes a deleted owner's children itself (faster than the garbage
+    collector's request rate), but never the children a user asked to keep."""
+    with running_operator(namespace):
+        objects.create(IRIS)
+        wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
+        objects.custom.delete_namespaced_custom_object(
+            "mlops.dev", "v1alpha1", namespace, "datasets", "iris",
+            body={"propagationPolicy": "Orphan"},
+        )  # fmt: skip
+        wait_for(lambda: not objects.list("Dataset"), 30, what="the Dataset to be gone")
+        time.sleep(3)  # time for a wrongful delete to land
+        job = get_job(kube_api, namespace, "mlops.dev/dataset=iris")
+        assert job is not None and job.metadata.deletion_timestamp is None
+        assert not job.metadata.owner_references

@@ -99,3 +99,27 @@ def test_unwatched_kinds_and_set_based_selectors_go_to_the_api_server(listing: L
     asyncio.run(store.list_objects("v1", "ConfigMap", "ml"))
     asyncio.run(store.list_objects("batch/v1", "Job", "ml", "mlops.dev/dataset in (a,b)"))
     assert [c[0] for c in listing] == ["ConfigMap", "Job"]
+
+
+def test_the_cache_keeps_what_decisions_read_and_not_the_pod_template(listing: Listing) -> None:
+    store = Cache()
+    big = job("a", 3)
+    big["spec"] = {"template": {"metadata": {"labels": {"x": "y"}}, "spec": {"containers": []}}}
+    big["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+        "mlops.dev/spec-hash": "abc",
+    }
+    store.observe("ADDED", big)
+    kept = store.peek("batch/v1", "Job", "ml", "a")
+    assert kept is not None
+    assert kept["spec"] == {"template": {"metadata": {"labels": {"x": "y"}}}}
+    assert kept["metadata"]["annotations"] == {"mlops.dev/spec-hash": "abc"}
+    assert "spec" in big["spec"]["template"]  # the event's own object is left as it was
+
+
+def test_tombstones_are_kept_only_until_the_namespace_is_listed(listing: Listing) -> None:
+    store = Cache()
+    store.observe("DELETED", job("a", 7))
+    asyncio.run(store.get("batch/v1", "Job", "ml", "a"))
+    store.observe("DELETED", job("b", 9))  # after the listing: the event alone is enough
+    assert store._gone[("batch/v1", "Job")] == {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 
 import kopf
@@ -22,7 +22,7 @@ from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_V
 from ..config import OperatorConfig
 from ..kube.cache import WATCHED
 from ..kube.resources import Resource
-from ..reconcile.dependencies import Key, dependents, owners
+from ..reconcile.dependencies import Key, controlled_by, dependents, owners
 from ..reconcile.ownership import MANAGED_BY
 from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
 from .common import as_dict
@@ -50,12 +50,18 @@ class Controller:
         self.cache = kube.cache.reset()
         self.queue = WorkQueue(self._reconcile, workers=config.workers)
         self._resync: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        # Deletes of a deleted owner's children in flight at once (a burst of owners).
+        self._deleting = asyncio.Semaphore(32)
 
     def start(self) -> None:
         self.queue.start()
         self._resync = asyncio.create_task(self._resync_forever(), name="resync")
 
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._resync is not None:
             self._resync.cancel()
             await asyncio.gather(self._resync, return_exceptions=True)
@@ -72,6 +78,7 @@ class Controller:
             forget = FORGET.get(key[0])
             if forget is not None:
                 forget(key[1], key[2])
+            self._spawn(self._delete_children(obj))
         else:
             self.queue.add(key)
         # Our kinds can be children too (a retrain TrainingJob of a DriftMonitor, a
@@ -79,6 +86,39 @@ class Controller:
         for woken in owners(obj) | dependents(obj, self._cached):
             if woken != key:
                 self.queue.add(woken)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _delete_children(self, owner: dict[str, Any]) -> None:
+        """Delete what the owner controlled, as the garbage collector would, without waiting
+        behind its request rate (a burst of deleted owners leaves thousands of children).
+
+        Each delete names the version the cache saw: a child orphaned meanwhile (deleted with
+        --cascade=orphan, its owner reference removed) has changed, and is not deleted. Any
+        child not deleted here is the garbage collector's, as always.
+        """
+        meta = owner["metadata"]
+        cached = [
+            obj
+            for watched in WATCHED.values()
+            for (ns, _), obj in self.cache.items(watched.api_version, watched.kind)
+            if ns == meta["namespace"]
+        ]
+        for child in controlled_by(meta["uid"], cached):
+            async with self._deleting:
+                try:
+                    await kube.delete(
+                        child["apiVersion"],
+                        child["kind"],
+                        meta["namespace"],
+                        child["metadata"]["name"],
+                        resource_version=child["metadata"].get("resourceVersion"),
+                    )
+                except kube.ApiError as error:  # Conflict: changed since; the GC decides
+                    log.debug("left %s to the garbage collector: %s", child["kind"], error)
 
     def on_child(self, event_type: str | None, obj: dict[str, Any]) -> None:
         self.cache.observe(event_type, obj)

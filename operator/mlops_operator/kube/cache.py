@@ -34,15 +34,27 @@ class Watched:
     api_version: str
     kind: str
     selector: str | None  # the label selector every cached object of it matches
+    # What decisions never read of a child, and the cache does not keep: the pod template's
+    # spec of a Job or Deployment (its labels stay), the whole spec of a Pod, Service or HPA.
+    # A child's spec is what we wrote; its spec-hash annotation stands for it.
+    drop: tuple[tuple[str, ...], ...] = ()
 
 
 CHILD_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+_TEMPLATE_SPEC = (("spec", "template", "spec"),)
+_SPEC = (("spec",),)
 # Our own kinds, and the children whose changes wake their owners.
 WATCHED: dict[Resource, Watched] = {
     **{(API_VERSION, k.kind): Watched(API_VERSION, k.kind, None) for k in KINDS},
     **{
-        (v, k): Watched(v, k, CHILD_SELECTOR)
-        for v, k in (JOB, DEPLOYMENT, SERVICE, POD, HORIZONTAL_POD_AUTOSCALER)
+        (v, k): Watched(v, k, CHILD_SELECTOR, drop)
+        for (v, k), drop in (
+            (JOB, _TEMPLATE_SPEC),
+            (DEPLOYMENT, _TEMPLATE_SPEC),
+            (SERVICE, _SPEC),
+            (POD, _SPEC),
+            (HORIZONTAL_POD_AUTOSCALER, _SPEC),
+        )
     },
 }
 
@@ -55,13 +67,29 @@ def _revision(obj: dict[str, Any]) -> int:
         return 1 << 62
 
 
-def _slim(obj: dict[str, Any]) -> dict[str, Any]:
-    """Drop managedFields: the largest part of most objects, and never read by a decision."""
-    meta = obj.get("metadata") or {}
-    if "managedFields" not in meta:
-        return obj
-    slim = dict(obj)
-    slim["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+_NEVER_READ_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def _without(tree: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of `tree` without the value at `path` (copying only the dicts on the way)."""
+    if path[0] not in tree:
+        return tree
+    copy = dict(tree)
+    if len(path) == 1:
+        del copy[path[0]]
+    elif isinstance(copy[path[0]], dict):
+        copy[path[0]] = _without(copy[path[0]], path[1:])
+    return copy
+
+
+def _slim(obj: dict[str, Any], watched: Watched) -> dict[str, Any]:
+    """Keep what decisions read: no managedFields (the largest part of most objects), no
+    kubectl last-applied copy, none of `watched.drop`. Thousands of objects stay small."""
+    slim = _without(obj, ("metadata", "managedFields"))
+    for annotation in _NEVER_READ_ANNOTATIONS:
+        slim = _without(slim, ("metadata", "annotations", annotation))
+    for path in watched.drop:
+        slim = _without(slim, path)
     return slim
 
 
@@ -101,7 +129,8 @@ class Cache:
         key = (meta.get("namespace") or "", meta.get("name") or "")
         if event_type == "DELETED" or not _matches(obj, watched.selector):
             self._objects[resource].pop(key, None)
-            self._gone[resource][key] = _revision(obj)
+            if (resource, key[0]) not in self._listed:  # only a listing on its way needs it
+                self._gone[resource][key] = _revision(obj)
             return
         self._store(resource, key, obj)
 
@@ -114,7 +143,7 @@ class Cache:
         if current is not None and _revision(current) > _revision(obj):
             return
         self._gone[resource].pop(key, None)
-        self._objects[resource][key] = _slim(obj)
+        self._objects[resource][key] = _slim(obj, WATCHED[resource])
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -137,6 +166,8 @@ class Cache:
                     continue  # deleted while the listing was on its way
                 self._store(resource, key, item)
             self._listed.add((resource, namespace))
+            for key in [k for k in self._gone[resource] if k[0] == namespace]:
+                del self._gone[resource][key]  # the listing is merged: tombstones are moot
 
     async def get(
         self, api_version: str, kind: str, namespace: str | None, name: str

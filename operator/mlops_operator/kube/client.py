@@ -140,10 +140,23 @@ async def list_from_server(
 
 
 async def delete(
-    api_version: str, kind: str, namespace: str | None, name: str, propagation: str = "Background"
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    name: str,
+    propagation: str = "Background",
+    resource_version: str | None = None,
 ) -> None:
+    """Delete; gone already is fine. With `resource_version`, only that exact version
+    (Conflict if the object changed since)."""
     path = Resource(api_version, kind).path(namespace, name)
-    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+    body: dict[str, Any] = {
+        "kind": "DeleteOptions",
+        "apiVersion": "v1",
+        "propagationPolicy": propagation,
+    }
+    if resource_version is not None:
+        body["preconditions"] = {"resourceVersion": resource_version}
     with contextlib.suppress(NotFound):
         await call("DELETE", path, body)
 
