@@ -11,8 +11,8 @@ import copy
 from typing import Any
 
 from .. import GROUP, VERSION
-from ..reconcile.ownership import NAME_LABEL, OPERATOR, PART_OF, PART_OF_LABEL
 from .kinds import AGE_COLUMN, KINDS, READY_COLUMN, Kind
+from .labels import NAME_LABEL, OPERATOR, PART_OF, PART_OF_LABEL
 
 _DROP = {"title", "discriminator"}
 

@@ -19,11 +19,11 @@ import kopf
 
 from .. import API_VERSION, GROUP, VERSION, kube, metrics
 from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
+from ..api.labels import MANAGED_BY
 from ..config import OperatorConfig
 from ..kube.cache import WATCHED
 from ..kube.resources import Resource
 from ..reconcile.dependencies import Key, controlled_by, dependents, owners
-from ..reconcile.ownership import MANAGED_BY
 from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
 from .common import as_dict
 from .workqueue import WorkQueue

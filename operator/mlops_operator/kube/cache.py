@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import API_VERSION
 from ..api.kinds import DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER, JOB, KINDS, POD, SERVICE
-from ..reconcile.ownership import MANAGED_BY
+from ..api.labels import MANAGED_BY
 from . import client
 
 Resource = tuple[str, str]  # (apiVersion, kind)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.conditions import FALSE, PROGRESSING, READY, TRUE
+from ..api.labels import VERSION_LABEL
 from ..api.phases import Phase
 from . import reasons
-from .ownership import VERSION_LABEL
 from .serving import spec_hash
 
 # A container restarting this often is crash-looping even before the kubelet says so.

@@ -1,30 +1,12 @@
-"""Labels, annotations and owner references the operator puts on its children (pure: used to
-build manifests). Every label and annotation key is named here."""
+"""The labels and owner reference every child carries (pure: used to build manifests). The
+label and annotation keys themselves are named in api/labels.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import GROUP
 from ..api.kinds import kind_label
-
-OPERATOR = "mlops-operator"
-PART_OF = "mlops"
-NAME_LABEL = "app.kubernetes.io/name"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-PART_OF_LABEL = "app.kubernetes.io/part-of"
-MANAGED_BY = {MANAGED_BY_LABEL: OPERATOR, PART_OF_LABEL: PART_OF}
-
-# The children of a ModelDeployment: which track a Deployment (and its pods) is, and which
-# ModelVersion it serves.
-TRACK_LABEL = f"{GROUP}/track"
-VERSION_LABEL = f"{GROUP}/model-version"
-# A ModelVersion's model.
-MODEL_LABEL = f"{GROUP}/model"
-# Annotations: the hash of a child's manifest as applied; the TrainingJob (uid/generation)
-# that registered a ModelVersion.
-SPEC_HASH = f"{GROUP}/spec-hash"
-TRAINED_BY_UID = f"{GROUP}/trainingjob-uid"
+from ..api.labels import MANAGED_BY
 
 
 def child_labels(kind: str, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:

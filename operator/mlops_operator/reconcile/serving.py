@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..api.kinds import DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER, MODEL_DEPLOYMENT, SERVICE
+from ..api.labels import SPEC_HASH, TRACK_LABEL, VERSION_LABEL
 from ..api.modeldeployment import ModelDeploymentSpec
 from ..api.modelversion import ModelVersionSpec
 from ..artifacts import paths
 from ..config import OperatorConfig
 from .names import child_name, truncated
-from .ownership import SPEC_HASH, TRACK_LABEL, VERSION_LABEL
 from .pods import container_security, pod_security, store_env, volumes
 
 Track = Literal["stable", "canary"]

@@ -9,6 +9,7 @@ from typing import Any
 from .. import API_VERSION
 from ..api.conditions import FALSE, READY, TRUE
 from ..api.kinds import MODEL_VERSION, TRAINING_JOB
+from ..api.labels import MODEL_LABEL, TRAINED_BY_UID
 from ..api.phases import FINISHED, Phase
 from ..api.trainingjob import TrainingJob, TrainingJobSpec
 from ..artifacts import paths
@@ -19,7 +20,7 @@ from .dataset import version_entry
 from .decision import Decision
 from .jobs import MISSING, JobOutcome, JobSettings, job_manifest
 from .names import child_name
-from .ownership import MODEL_LABEL, TRAINED_BY_UID, child_labels, owner_reference
+from .ownership import child_labels, owner_reference
 
 # While a ModelVersion number is being claimed: look again this soon if no event comes
 # (another TrainingJob may have taken the number; the API server's name uniqueness decides).
