@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops_operator.reconcile.dependencies import controlled_by, dependents, owners
+from mlops_operator.reconcile.dependencies import dependents, owners
 
 
 def obj(kind: str, name: str, spec: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
@@ -77,13 +77,3 @@ def test_a_model_deployment_wakes_the_monitors_watching_it() -> None:
         ("DriftMonitor", "ml", "on-serving")
     }
     assert dependents(obj("TrainingJob", "iris-lr"), lookup) == set()
-
-
-def test_the_children_a_deleted_owner_controlled() -> None:
-    def child(name: str, uid: str, controller: bool = True) -> dict[str, Any]:
-        ref = {"apiVersion": "mlops.dev/v1alpha1", "kind": "Dataset", "name": "iris", "uid": uid}
-        return {"metadata": {"name": name, "ownerReferences": [{**ref, "controller": controller}]}}
-
-    children = [child("mine", "u1"), child("other", "u2"), child("not-controlled", "u1", False)]
-    children.append({"metadata": {"name": "orphaned"}})  # its owner reference was removed
-    assert [c["metadata"]["name"] for c in controlled_by("u1", children)] == ["mine"]

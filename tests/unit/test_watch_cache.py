@@ -123,3 +123,23 @@ def test_tombstones_are_kept_only_until_the_namespace_is_listed(listing: Listing
     asyncio.run(store.get("batch/v1", "Job", "ml", "a"))
     store.observe("DELETED", job("b", 9))  # after the listing: the event alone is enough
     assert store._gone[("batch/v1", "Job")] == {}
+
+
+def test_the_children_an_owner_controlled_are_found_by_its_uid(listing: Listing) -> None:
+    def owned(name: str, rv: int, uid: str | None, controller: bool = True) -> dict[str, Any]:
+        child = job(name, rv)
+        if uid:
+            ref = {"apiVersion": "mlops.dev/v1alpha1", "kind": "Dataset", "name": "iris"}
+            child["metadata"]["ownerReferences"] = [{**ref, "uid": uid, "controller": controller}]
+        return child
+
+    store = Cache()
+    store.observe("ADDED", owned("mine", 1, "u1"))
+    store.observe("ADDED", owned("other", 2, "u2"))
+    store.observe("ADDED", owned("not-controlled", 3, "u1", controller=False))
+    store.observe("ADDED", owned("orphaned", 4, "u1"))
+    store.observe("MODIFIED", owned("orphaned", 5, None))  # --cascade=orphan removed the ref
+    store.observe("ADDED", owned("gone", 6, "u1"))
+    store.observe("DELETED", owned("gone", 7, "u1"))
+    assert [j["metadata"]["name"] for j in store.controlled_by("u1")] == ["mine"]
+    assert store.controlled_by("nobody") == []

@@ -23,7 +23,7 @@ from ..api.labels import MANAGED_BY
 from ..config import OperatorConfig
 from ..kube.cache import WATCHED
 from ..kube.resources import Resource
-from ..reconcile.dependencies import Key, controlled_by, dependents, owners
+from ..reconcile.dependencies import Key, dependents, owners
 from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
 from .common import as_dict
 from .workqueue import WorkQueue
@@ -101,13 +101,7 @@ class Controller:
         child not deleted here is the garbage collector's, as always.
         """
         meta = owner["metadata"]
-        cached = [
-            obj
-            for watched in WATCHED.values()
-            for (ns, _), obj in self.cache.items(watched.api_version, watched.kind)
-            if ns == meta["namespace"]
-        ]
-        for child in controlled_by(meta["uid"], cached):
+        for child in self.cache.controlled_by(meta["uid"]):
             async with self._deleting:
                 try:
                     await kube.delete(

@@ -93,6 +93,11 @@ def _slim(obj: dict[str, Any], watched: Watched) -> dict[str, Any]:
     return slim
 
 
+def _controllers(obj: dict[str, Any]) -> list[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return [ref["uid"] for ref in refs if ref.get("controller") and ref.get("uid")]
+
+
 def _matches(obj: dict[str, Any], selector: str | None) -> bool:
     if not selector:
         return True
@@ -115,6 +120,8 @@ class Cache:
         self._objects: dict[Resource, dict[Key, dict[str, Any]]] = defaultdict(dict)
         self._gone: dict[Resource, dict[Key, int]] = defaultdict(dict)  # DELETED revisions
         self._listed: set[tuple[Resource, str]] = set()
+        # Controller uid -> its children: a deleted owner's children without a scan.
+        self._controlled: dict[str, set[tuple[Resource, Key]]] = defaultdict(set)
         self._listing: dict[tuple[Resource, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # -- fed by the watch streams and by our own writes ---------------------------------------
@@ -128,7 +135,7 @@ class Cache:
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace") or "", meta.get("name") or "")
         if event_type == "DELETED" or not _matches(obj, watched.selector):
-            self._objects[resource].pop(key, None)
+            self._unindex(resource, key, self._objects[resource].pop(key, None))
             if (resource, key[0]) not in self._listed:  # only a listing on its way needs it
                 self._gone[resource][key] = _revision(obj)
             return
@@ -143,7 +150,26 @@ class Cache:
         if current is not None and _revision(current) > _revision(obj):
             return
         self._gone[resource].pop(key, None)
+        self._unindex(resource, key, current)
         self._objects[resource][key] = _slim(obj, WATCHED[resource])
+        for uid in _controllers(obj):
+            self._controlled[uid].add((resource, key))
+
+    def _unindex(self, resource: Resource, key: Key, obj: dict[str, Any] | None) -> None:
+        for uid in _controllers(obj or {}):
+            children = self._controlled.get(uid)
+            if children is not None:
+                children.discard((resource, key))
+                if not children:
+                    del self._controlled[uid]
+
+    def controlled_by(self, uid: str) -> list[dict[str, Any]]:
+        """The cached children whose controller (owner reference) has this uid."""
+        return [
+            self._objects[resource][key]
+            for resource, key in sorted(self._controlled.get(uid, ()))
+            if key in self._objects[resource]
+        ]
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -98,15 +98,3 @@ def dependents(changed: dict[str, Any], lookup: Lookup) -> set[Key]:
         ]
         woken |= _keys(DRIFT_MONITOR.kind, namespace, monitors)
     return woken
-
-
-def controlled_by(uid: str, children: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The children whose controller is the object with this uid."""
-    return [
-        child
-        for child in children
-        if any(
-            ref.get("uid") == uid and ref.get("controller")
-            for ref in (child.get("metadata") or {}).get("ownerReferences") or []
-        )
-    ]
