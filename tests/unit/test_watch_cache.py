@@ -9,7 +9,7 @@ import pytest
 
 from mlops_operator.kube import cache as cache_module
 from mlops_operator.kube import client
-from mlops_operator.kube.cache import Cache
+from mlops_operator.kube.cache import Cache, selector_labels
 
 LABELS = {"app.kubernetes.io/managed-by": "mlops-operator", "app.kubernetes.io/part-of": "mlops"}
 
@@ -143,3 +143,28 @@ def test_the_children_an_owner_controlled_are_found_by_its_uid(listing: Listing)
     store.observe("DELETED", owned("gone", 7, "u1"))
     assert [j["metadata"]["name"] for j in store.controlled_by("u1")] == ["mine"]
     assert store.controlled_by("nobody") == []
+
+
+def pod(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "ml", "resourceVersion": "3",
+                         "labels": {**LABELS, **labels}}}  # fmt: skip
+
+
+def test_only_a_model_deployments_pods_are_cached_and_other_pod_queries_go_to_the_server(
+    listing: Listing,
+) -> None:
+    store = Cache()
+    store.observe("ADDED", pod("iris-abc", **{"mlops.dev/modeldeployment": "iris"}))
+    store.observe(
+        "ADDED",
+        pod("iris-profile-xyz", **{"job-name": "iris-profile", "mlops.dev/dataset": "iris"}),
+    )
+    assert store.peek("v1", "Pod", "ml", "iris-abc") is not None
+    assert store.peek("v1", "Pod", "ml", "iris-profile-xyz") is None
+    served = asyncio.run(store.list_objects("v1", "Pod", "ml", "mlops.dev/modeldeployment=iris"))
+    assert [p["metadata"]["name"] for p in served] == ["iris-abc"]
+    assert [c[0] for c in listing] == ["Pod"]  # the one listing of the namespace
+    asyncio.run(store.list_objects("v1", "Pod", "ml", "job-name=iris-profile"))
+    assert listing[-1] == ("Pod", "ml", "job-name=iris-profile")  # asked of the API server
+    assert selector_labels("a=b,c") == {"a": "b", "c": None}

@@ -19,9 +19,8 @@ import kopf
 
 from .. import API_VERSION, GROUP, VERSION, kube, metrics
 from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
-from ..api.labels import MANAGED_BY
 from ..config import OperatorConfig
-from ..kube.cache import WATCHED
+from ..kube.cache import WATCHED, selector_labels
 from ..kube.resources import Resource
 from ..reconcile.dependencies import Key, dependents, owners
 from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
@@ -195,9 +194,13 @@ def _register() -> None:
             continue
         group, _, version = watched.api_version.rpartition("/")
         plural = Resource(watched.api_version, watched.kind).plural
-        kopf.on.event(
-            group, version, plural, labels=dict(MANAGED_BY), id=f"watch-{watched.kind.lower()}"
-        )(on_child)
+        labels = {
+            key: kopf.PRESENT if value is None else value
+            for key, value in selector_labels(watched.selector).items()
+        }
+        kopf.on.event(group, version, plural, labels=labels, id=f"watch-{watched.kind.lower()}")(
+            on_child
+        )
 
 
 _register()

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import API_VERSION
-from ..api.kinds import DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER, JOB, KINDS, POD, SERVICE
+from ..api.kinds import (
+    DEPLOYMENT,
+    HORIZONTAL_POD_AUTOSCALER,
+    JOB,
+    KINDS,
+    MODEL_DEPLOYMENT,
+    POD,
+    SERVICE,
+)
 from ..api.labels import MANAGED_BY
 from . import client
 
@@ -41,19 +49,23 @@ class Watched:
 
 
 CHILD_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+# Of pods, only a ModelDeployment's matter to a decision (readiness, crash loops, the canary's
+# addresses). A Job's pods are read only to explain its failure, from the API server; not
+# caching them keeps memory to the serving pods.
+POD_SELECTOR = f"{CHILD_SELECTOR},{MODEL_DEPLOYMENT.label}"
 _TEMPLATE_SPEC = (("spec", "template", "spec"),)
 _SPEC = (("spec",),)
 # Our own kinds, and the children whose changes wake their owners.
 WATCHED: dict[Resource, Watched] = {
     **{(API_VERSION, k.kind): Watched(API_VERSION, k.kind, None) for k in KINDS},
     **{
-        (v, k): Watched(v, k, CHILD_SELECTOR, drop)
-        for (v, k), drop in (
-            (JOB, _TEMPLATE_SPEC),
-            (DEPLOYMENT, _TEMPLATE_SPEC),
-            (SERVICE, _SPEC),
-            (POD, _SPEC),
-            (HORIZONTAL_POD_AUTOSCALER, _SPEC),
+        (v, k): Watched(v, k, selector, drop)
+        for (v, k), selector, drop in (
+            (JOB, CHILD_SELECTOR, _TEMPLATE_SPEC),
+            (DEPLOYMENT, CHILD_SELECTOR, _TEMPLATE_SPEC),
+            (SERVICE, CHILD_SELECTOR, _SPEC),
+            (POD, POD_SELECTOR, _SPEC),
+            (HORIZONTAL_POD_AUTOSCALER, CHILD_SELECTOR, _SPEC),
         )
     },
 }
@@ -103,16 +115,33 @@ def _matches(obj: dict[str, Any], selector: str | None) -> bool:
         return True
     labels = (obj.get("metadata") or {}).get("labels") or {}
     for term in selector.split(","):
-        key, _, value = term.partition("=")
-        if labels.get(key.strip()) != value.strip():
+        key, equals, value = term.partition("=")
+        if not equals:  # `key`: the label exists
+            if key.strip() not in labels:
+                return False
+        elif labels.get(key.strip()) != value.strip():
             return False
     return True
 
 
+def selector_labels(selector: str | None) -> dict[str, str | None]:
+    """A selector of `key=value` and `key` terms as a mapping (None: the label exists)."""
+    terms = [t.partition("=") for t in (selector or "").split(",") if t]
+    return {k.strip(): (v.strip() if eq else None) for k, eq, v in terms}
+
+
 def _equality_only(selector: str | None) -> bool:
+    """`key=value` and `key` terms only: what the cache can answer itself."""
     return not selector or all(
-        "=" in t and "!" not in t and " in " not in t for t in selector.split(",")
+        "!" not in t and " in " not in t and "(" not in t for t in selector.split(",")
     )
+
+
+def _within(watched: Watched, selector: str | None) -> bool:
+    """Whether everything `selector` selects is cached: it names every label the watch
+    requires beyond our own labels (a Job's pods are not cached; a ModelDeployment's are)."""
+    required = set(selector_labels(watched.selector)) - set(MANAGED_BY)
+    return required <= set(selector_labels(selector))
 
 
 class Cache:
@@ -208,7 +237,12 @@ class Cache:
         self, api_version: str, kind: str, namespace: str | None, selector: str | None = None
     ) -> list[dict[str, Any]]:
         resource = (api_version, kind)
-        if resource not in WATCHED or not namespace or not _equality_only(selector):
+        if (
+            resource not in WATCHED
+            or not namespace
+            or not _equality_only(selector)
+            or not _within(WATCHED[resource], selector)
+        ):
             answer = await client.list_from_server(api_version, kind, namespace, selector)
             return list(answer.get("items") or [])
         await self._ensure_listed(resource, namespace)
