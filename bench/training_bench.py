@@ -20,9 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 WORK = Path(tempfile.mkdtemp(prefix="mlops-bench-"))
-os.environ.update(
-    MLOPS_STORE=f"file://{WORK / 'store'}", MLOPS_POLL_SECONDS="1", MLOPS_METRICS_PORT="0"
-)
+os.environ.update(MLOPS_STORE=f"file://{WORK / 'store'}", MLOPS_METRICS_PORT="0")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
