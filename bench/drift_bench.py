@@ -4,7 +4,7 @@
 categorical shifted. Ours compares the current window with a reference profile
 built beforehand (as the DriftMonitor does); Evidently gets both frames, as its
 API requires. Contenders alternate inside every round; the table shows medians
-and the median of the per-round ratios (rules: /work/shared/notes/benchmarks.md).
+and the median of the per-round ratios.
 
 Evidently 0.7.23 needs pandas<3, so it runs in its own virtualenv
 (~/.cache/mlops-operator/bench/evidently-venv, created on first use from
