@@ -14,7 +14,7 @@ import kubernetes
 import pytest
 from prometheus_client import REGISTRY
 from tests.integration.operator import running_operator
-from tests.integration.test_training_flow import IRIS, complete, get_job, ready
+from tests.integration.test_training_flow import complete, create_iris, get_job, ready
 from tests.support.cluster import Objects, wait_for
 
 pytestmark = pytest.mark.integration
@@ -43,8 +43,7 @@ def test_a_finished_job_reaches_the_dataset_status_through_its_watch_event(
     tmp_path: Any,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        job = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
+        job = create_iris(kube_api, namespace, objects, 30)
         # The Job controller has started the Job's pod (no kubelet runs it): nothing moves now.
         wait_for(
             lambda: (
@@ -71,8 +70,7 @@ def test_deleting_an_owner_is_not_held_by_a_finalizer_and_its_children_go(
     store: str,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
+        create_iris(kube_api, namespace, objects, 30)
         assert not objects.get("Dataset", "iris")["metadata"].get("finalizers")
         objects.delete("Dataset", "iris")
         wait_for(lambda: not objects.list("Dataset"), 30, what="the Dataset to be gone")
@@ -92,8 +90,7 @@ def test_an_owner_deleted_with_orphan_propagation_leaves_its_children(
     """The operator deletes a deleted owner's children itself (faster than the garbage
     collector's request rate), but never the children a user asked to keep."""
     with running_operator(namespace):
-        objects.create(IRIS)
-        wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
+        create_iris(kube_api, namespace, objects, 30)
         objects.custom.delete_namespaced_custom_object(
             "mlops.dev", "v1alpha1", namespace, "datasets", "iris",
             body={"propagationPolicy": "Orphan"},

@@ -72,12 +72,21 @@ def ready(objects: Objects, kind: str, name: str) -> dict[str, Any] | None:
     return condition if condition and condition["status"] == "True" else None
 
 
+def create_iris(
+    api: kubernetes.client.ApiClient, namespace: str, objects: Objects, timeout: float = 60
+) -> Any:
+    """Create the iris Dataset and return its profile Job once the operator made it."""
+    objects.create(IRIS)
+    return wait_for(
+        lambda: get_job(api, namespace, "mlops.dev/dataset=iris"), timeout, what="profile Job"
+    )
+
+
 def ready_iris(
     api: kubernetes.client.ApiClient, namespace: str, objects: Objects, tmp_path: Any
 ) -> None:
     """Create the iris Dataset, run its profile Job as a pod would, wait until it is Ready."""
-    objects.create(IRIS)
-    profile = wait_for(lambda: get_job(api, namespace, "mlops.dev/dataset=iris"), 60)
+    profile = create_iris(api, namespace, objects)
     complete(api, namespace, profile, tmp_path)
     wait_for(lambda: ready(objects, "Dataset", "iris"), 60, what="Dataset Ready")
 
@@ -90,10 +99,7 @@ def test_dataset_profile_job_spec_and_ready(
     tmp_path: Any,
 ) -> None:
     with running_operator(namespace):
-        objects.create(IRIS)
-        job = wait_for(
-            lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30, what="profile Job"
-        )
+        job = create_iris(kube_api, namespace, objects, 30)
 
         pod = job.spec.template.spec
         container = pod.containers[0]
@@ -131,8 +137,7 @@ def test_training_job_registers_model_version(
         assert waiting["reason"] == "DatasetNotFound"
         assert get_job(kube_api, namespace, "mlops.dev/trainingjob=iris-lr") is None
 
-        objects.create(IRIS)
-        profile = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=iris"), 30)
+        profile = create_iris(kube_api, namespace, objects, 30)
         complete(kube_api, namespace, profile, tmp_path)
 
         train = wait_for(

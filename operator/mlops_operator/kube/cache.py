@@ -130,7 +130,7 @@ def selector_labels(selector: str | None) -> dict[str, str | None]:
     return {k.strip(): (v.strip() if eq else None) for k, eq, v in terms}
 
 
-def _equality_only(selector: str | None) -> bool:
+def _simple_selector(selector: str | None) -> bool:
     """`key=value` and `key` terms only: what the cache can answer itself."""
     return not selector or all(
         "!" not in t and " in " not in t and "(" not in t for t in selector.split(",")
@@ -240,7 +240,7 @@ class Cache:
         if (
             resource not in WATCHED
             or not namespace
-            or not _equality_only(selector)
+            or not _simple_selector(selector)
             or not _within(WATCHED[resource], selector)
         ):
             answer = await client.list_from_server(api_version, kind, namespace, selector)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import kopf
@@ -71,11 +72,7 @@ async def call(
     content_type: str = "application/json",
 ) -> dict[str, Any]:
     """One request; the JSON answer, or ApiError (NotFound, Conflict) for a 4xx/5xx."""
-    url = path
-    if query:
-        from urllib.parse import urlencode
-
-        url = f"{path}?{urlencode(query)}"
+    url = f"{path}?{urlencode(query)}" if query else path
     headers = {"Accept": "application/json", "Content-Type": content_type}
     try:
         response = await kopf_api.request(
