@@ -73,6 +73,24 @@ def samples_dir(namespace: str, deployment: str, version: str) -> str:
     return f"samples/{ns}/{dep}/{_seg(version, 'version')}"
 
 
+def labels_dir(namespace: str, deployment: str) -> str:
+    """Ground truth sent to a deployment's model server (any version's predictions)."""
+    return f"labels/{_seg(namespace, 'namespace')}/{_seg(deployment, 'deployment')}"
+
+
+def production_window(namespace: str, monitor: str, window: str) -> str:
+    """A labeled production window a monitor wrote for a retrain: `<dir>/train.parquet` and
+    `<dir>/holdout.parquet` (see artifacts/records.is_holdout)."""
+    ns, mon = _seg(namespace, "namespace"), _seg(monitor, "monitor")
+    return f"production/{ns}/{mon}/{_seg(window, 'window')}"
+
+
+def evaluation_result(namespace: str, deployment: str, challenger: str) -> str:
+    """The champion/challenger comparison a deployment ran before rolling `challenger` out."""
+    ns, dep = _seg(namespace, "namespace"), _seg(deployment, "deployment")
+    return f"evaluations/{ns}/{dep}/{_seg(challenger, 'version')}.json"
+
+
 def under(root: str, path: str) -> str:
     """A relative path of this layout as a URI under the store root `root`."""
     return f"{root.rstrip('/')}/{path}"
