@@ -136,12 +136,12 @@ def test_names_short_names_and_category(kind: Kind) -> None:
     assert names["kind"] == kind.kind
     assert names["plural"] == kind.plural
     assert names["singular"] == kind.kind.lower()
-    assert names["shortNames"] == [kind.short]
+    assert names["shortNames"] == kind.short_names
     assert names["categories"] == ["mlops"]
 
 
 def test_short_names_are_distinct() -> None:
-    shorts = [k.short for k in KINDS]
+    shorts = [name for k in KINDS for name in k.short_names]
     assert len(set(shorts)) == len(shorts)
 
 

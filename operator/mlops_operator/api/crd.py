@@ -125,7 +125,7 @@ def crd_of(kind: Kind) -> dict[str, Any]:
                 "listKind": f"{kind.kind}List",
                 "plural": kind.plural,
                 "singular": kind.singular,
-                "shortNames": [kind.short],
+                "shortNames": kind.short_names,
                 "categories": ["mlops"],
             },
             "versions": [

@@ -56,6 +56,14 @@ class Kind:
     short: str
     model: type[BaseModel]
     columns: list[dict[str, str | int]] = field(default_factory=list)
+    # More short names, kept for compatibility: kubectl resolves a built-in resource first,
+    # so an alias a built-in also uses is reachable only with the group (`ds.mlops.dev`).
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def short_names(self) -> list[str]:
+        """The CRD's shortNames: `short` first (the one that works alone), then the aliases."""
+        return [self.short, *self.aliases]
 
     @property
     def singular(self) -> str:
@@ -74,10 +82,12 @@ def _col(name: str, path: str, type_: str = "string", priority: int = 0) -> dict
     return column
 
 
+# `ds` is apps/v1 DaemonSet's short name and kubectl resolves built-ins first, so Dataset's
+# own is `dset`; `ds` stays as an alias (`kubectl get ds.mlops.dev` still works).
 DATASET = Kind(
     "Dataset",
     "datasets",
-    "ds",
+    "dset",
     Dataset,
     [
         _col("Version", ".status.version"),
@@ -85,6 +95,7 @@ DATASET = Kind(
         _col("Phase", ".status.phase", priority=1),
         _col("Source", ".spec.source.uri", priority=1),
     ],
+    aliases=("ds",),
 )
 TRAINING_JOB = Kind(
     "TrainingJob",
