@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from tests.manifests.corpus import Manifest, load
 
 from mlops_operator.api import (
+    Dataset,
     DatasetSpec,
     ModelDeployment,
     TrainingJobSpec,
@@ -192,3 +193,28 @@ def test_status_round_trips_with_conditions() -> None:
     status = ModelDeployment.model_validate(wire).status.wire()
     assert _contains(status, wire["status"])
     assert ModelDeployment.model_validate({**wire, "status": status}).status.wire() == status
+
+
+def test_dataset_additional_sources_and_the_rows_each_gave() -> None:
+    spec = DatasetSpec.model_validate({"source": {"uri": "sklearn://iris"}})
+    assert spec.additional_sources == []
+    wire = {
+        "spec": {
+            "source": {"uri": "sklearn://iris"},
+            "additionalSources": [{"uri": "file:///w/train.parquet", "format": "parquet"}],
+        },
+        "status": {
+            "sources": [
+                {"uri": "sklearn://iris", "rows": 150},
+                {"uri": "file:///w/train.parquet", "rows": 12},
+            ]
+        },
+    }
+    dataset = Dataset.model_validate(wire)
+    assert dataset.spec.additional_sources[0].format == "parquet"
+    assert dataset.status.wire()["sources"] == wire["status"]["sources"]
+    too_many = {"uri": "sklearn://iris"}
+    with pytest.raises(ValidationError, match="at most 20 items"):
+        DatasetSpec.model_validate({"source": too_many, "additionalSources": [too_many] * 21})
+    with pytest.raises(ValidationError, match=r"additionalSources\.0\.uri"):
+        DatasetSpec.model_validate({"source": too_many, "additionalSources": [{"uri": "x"}]})

@@ -225,3 +225,137 @@ def test_bad_arguments_and_spec_are_invalid_input(tmp_path: Path) -> None:
     log = tmp_path / "log"
     assert profile_cli.main(["--name", "x", "--termination-log", str(log)]) == 1
     assert "required" in json.loads(log.read_text())["error"]
+
+
+# --- spec.additionalSources ---------------------------------------------------------------------
+@pytest.fixture
+def reference(tmp_path: Path) -> Path:
+    """A float feature, an int feature, a categorical feature and a string target."""
+    path = tmp_path / "reference.parquet"
+    pd.DataFrame(
+        {
+            "x": [0.5, 1.5, 2.5, 3.5],
+            "count": [1, 2, 3, 4],
+            "city": ["paris", "lyon", "paris", "nice"],
+            "label": ["a", "b", "a", "b"],
+        }
+    ).to_parquet(path)
+    return path
+
+
+def production(tmp_path: Path, name: str = "window.parquet", **columns: list[Any]) -> Path:
+    """Labeled production rows as a monitor writes them: an id column, columns in any order."""
+    rows = {
+        "mlops.id": ["r1", "r2", "r3"],
+        "label": ["b", "b", "a"],
+        "city": ["nice", "lyon", "lille"],
+        "count": [5.0, 6.0, 7.0],  # came back as floats: whole numbers, cast to int64
+        "x": [10, 20, 30],  # came back as ints: cast to float64
+    }
+    rows.update(columns)
+    path = tmp_path / name
+    pd.DataFrame({k: v for k, v in rows.items() if v is not None}).to_parquet(path)
+    return path
+
+
+def with_extra(reference: Path, *extra: Path | str) -> dict[str, Any]:
+    sources = [{"uri": e if isinstance(e, str) else e.as_uri(), "format": "parquet"} for e in extra]
+    return {
+        "source": {"uri": reference.as_uri(), "format": "parquet"},
+        "additionalSources": sources,
+    }
+
+
+def test_additional_sources_are_appended_in_the_main_sources_columns_and_types(
+    tmp_path: Path, reference: Path
+) -> None:
+    window = production(tmp_path)
+    code, msg = run(tmp_path, with_extra(reference, window))
+    assert code == 0 and msg["passed"], msg
+    assert (msg["rows"], msg["columns"]) == (7, 4)  # mlops.id is not a column of the snapshot
+    assert msg["sources"] == [
+        {"uri": reference.as_uri(), "rows": 4},
+        {"uri": window.as_uri(), "rows": 3},
+    ]
+    store = store_of(tmp_path)
+    snapshot = read_parquet(store.read_verified(msg["snapshotUri"], msg["version"]))
+    assert list(snapshot.columns) == ["x", "count", "city", "label"]
+    assert snapshot["x"].tolist() == [0.5, 1.5, 2.5, 3.5, 10.0, 20.0, 30.0]
+    assert snapshot["count"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert snapshot["label"].tolist() == ["a", "b", "a", "b", "b", "b", "a"]
+    summary = store.read_json(msg["summaryUri"])
+    assert summary["sources"] == msg["sources"] and summary["rows"] == 7
+    profile = ReferenceProfile.from_json(store.read_bytes(msg["profileUri"]))
+    assert profile.rows == 7 and profile.categorical["city"].categories["lille"] == 1
+
+
+def test_reserved_columns_of_the_main_source_are_dropped_too(tmp_path: Path) -> None:
+    window = production(tmp_path)
+    code, msg = run(tmp_path, {"source": {"uri": window.as_uri(), "format": "parquet"}})
+    assert code == 0 and msg["columns"] == 4
+    assert msg["sources"] == [{"uri": window.as_uri(), "rows": 3}]
+
+
+def test_the_version_follows_the_additional_rows(tmp_path: Path, reference: Path) -> None:
+    alone = run(tmp_path, with_extra(reference))[1]["version"]
+    first = production(tmp_path, "w1.parquet")
+    same = production(tmp_path, "w2.parquet")  # same rows, another file
+    other = production(tmp_path, "w3.parquet", label=["a", "a", "a"])
+    v1 = run(tmp_path, with_extra(reference, first))[1]["version"]
+    assert run(tmp_path, with_extra(reference, first))[1]["version"] == v1  # stable
+    assert run(tmp_path, with_extra(reference, same))[1]["version"] == v1  # content-addressed
+    assert len({alone, v1, run(tmp_path, with_extra(reference, other))[1]["version"]}) == 3
+    # Twice the same window is twice the rows: a different snapshot.
+    assert run(tmp_path, with_extra(reference, first, same))[1]["version"] != v1
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ({"city": None}, "spec.additionalSources[1] (missing column(s) city) must have the "
+                         "columns of spec.source: x, count, city, label"),
+        ({"zip": ["1", "2", "3"]}, "spec.additionalSources[1] (extra column(s) zip)"),
+        ({"city": None, "town": ["a", "b", "c"]},
+         "(missing column(s) city; extra column(s) town)"),
+        ({"x": ["1.5", "oops", "2"]},
+         "spec.additionalSources[1] column 'x' holds non-numeric value(s), e.g. 'oops'; "
+         "spec.source has float64 there"),
+        ({"count": [1.5, 2.0, 3.0]},
+         "spec.additionalSources[1] column 'count' holds float64 values that are not whole "
+         "numbers; spec.source has int64 there"),
+        ({"label": [1.5, 2.5, 3.5]}, "column 'label' is float64; spec.source has str there"),
+    ],
+)  # fmt: skip
+def test_additional_source_that_does_not_fit_fails_the_profile(
+    tmp_path: Path, reference: Path, columns: dict[str, Any], expected: str
+) -> None:
+    good, bad = production(tmp_path, "good.parquet"), production(tmp_path, **columns)
+    code, msg = run(tmp_path, with_extra(reference, good, bad))
+    assert code == 1 and msg["ok"] is False and msg["reason"] == "SchemaMismatch"
+    assert expected in msg["error"], msg["error"]
+    assert not (tmp_path / "store").exists()
+
+
+def test_safe_casts_into_a_text_column(tmp_path: Path, reference: Path) -> None:
+    # Integer labels into a text target: one text form each ("1"), so they are cast.
+    window = production(tmp_path, label=[1, 2, 1])
+    code, msg = run(tmp_path, with_extra(reference, window))
+    assert code == 0, msg
+    snapshot = read_parquet(store_of(tmp_path).read_bytes(msg["snapshotUri"]))
+    assert snapshot["label"].tolist()[-3:] == ["1", "2", "1"]
+
+
+def test_unreadable_additional_source_names_it(tmp_path: Path, reference: Path) -> None:
+    missing = (tmp_path / "gone.parquet").as_uri()
+    code, msg = run(tmp_path, with_extra(reference, production(tmp_path), missing))
+    assert code == 1 and msg["reason"] == "SourceUnreadable"
+    assert msg["error"].startswith(f"spec.additionalSources[1]: cannot read {missing}")
+
+
+def test_an_empty_additional_source_adds_nothing(tmp_path: Path, reference: Path) -> None:
+    empty = tmp_path / "empty.parquet"
+    pd.read_parquet(production(tmp_path)).iloc[:0].to_parquet(empty)
+    alone = run(tmp_path, with_extra(reference))[1]
+    code, msg = run(tmp_path, with_extra(reference, empty))
+    assert code == 0 and msg["version"] == alone["version"]
+    assert msg["sources"][1] == {"uri": empty.as_uri(), "rows": 0}

@@ -59,6 +59,15 @@ def test_success_records_version_and_history() -> None:
     assert decision.done
 
 
+def test_success_records_the_rows_each_source_gave() -> None:
+    sources = [{"uri": "sklearn://iris", "rows": 150}, {"uri": "file:///w.parquet", "rows": 9}]
+    with_sources = {**result(), "sources": sources}
+    ok = dataset.decide(body(), JobOutcome("Succeeded"), with_sources, NOW, CONFIG)
+    assert ok.status["sources"] == sources
+    older = dataset.decide(body(), JobOutcome("Succeeded"), result(), NOW, CONFIG)
+    assert older.status["sources"] == []  # a result from an older image lists none
+
+
 def test_unchanged_content_adds_no_history_entry() -> None:
     entry = {"version": SHA, "rows": 150, "createdAt": "t", "snapshotUri": "s", "profileUri": "p"}
     decision = dataset.decide(

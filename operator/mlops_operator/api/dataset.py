@@ -81,6 +81,15 @@ class ProfileSettings(ApiModel):
 
 class DatasetSpec(ApiModel):
     source: DataSource
+    additional_sources: list[DataSource] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "More rows with exactly the columns of `source` (any order), appended to it: "
+            "e.g. the labeled production rows of a monitor's window for a retrain. "
+            "Reserved `mlops.*` columns are dropped."
+        ),
+    )
     schema_: DataSchema | None = Field(default=None, alias="schema")
     validation: Validation = Field(default_factory=Validation)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
@@ -107,6 +116,11 @@ class DatasetVersion(ApiModel):
     profile_uri: str
 
 
+class SourceRows(ApiModel):
+    uri: str
+    rows: int = Field(ge=0)
+
+
 class DatasetStatus(StatusBase):
     phase: DatasetPhase | None = None
     version: str | None = None
@@ -114,6 +128,11 @@ class DatasetStatus(StatusBase):
     columns: int | None = Field(default=None, ge=0)
     snapshot_uri: str | None = None
     profile_uri: str | None = None
+    sources: list[SourceRows] = Field(
+        default_factory=list,
+        max_length=21,
+        description="What went into this version: each source and the rows it gave.",
+    )
     validation: list[RuleResult] = Field(default_factory=list)
     history: list[DatasetVersion] = Field(default_factory=list, max_length=50)
     job_name: str | None = None

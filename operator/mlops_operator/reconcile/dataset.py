@@ -162,6 +162,7 @@ def _record_result(
         columns=int(result["columns"]),
         snapshotUri=result["snapshotUri"],
         profileUri=result["profileUri"],
+        sources=result.get("sources") or [],
         history=history,
         failureReason=None,
     )

@@ -29,7 +29,7 @@ from .common import (
 )
 from .rules import run_validation
 from .snapshot import SchemaMismatch, normalize, parquet_bytes, resolve_schema
-from .sources import SourceUnreadable, read_source
+from .sources import SourceUnreadable, read_sources
 
 
 def build_parser() -> ArgumentParser:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def profile(namespace: str, name: str, spec: DatasetSpec, store: Store) -> dict[str, Any]:
     """Do the work; returns the termination message. Raises the typed errors of main()."""
-    raw = read_source(spec.source)
+    raw, sources = read_sources(spec.source, spec.additional_sources)
     schema = resolve_schema(raw, spec.schema_)
     data = normalize(raw, schema)
     results = run_validation(data, spec.validation)
@@ -70,6 +70,7 @@ def profile(namespace: str, name: str, spec: DatasetSpec, store: Store) -> dict[
         "namespace": namespace,
         "dataset": name,
         "source": spec.source.uri,
+        "sources": sources,
         "version": version,
         "rows": len(data),
         "columns": len(data.columns),
@@ -106,6 +107,7 @@ def profile(namespace: str, name: str, spec: DatasetSpec, store: Store) -> dict[
         "snapshotUri": summary["snapshotUri"],
         "profileUri": summary["profileUri"],
         "profileSha256": summary["profileSha256"],
+        "sources": sources,
     }
 
 
