@@ -42,7 +42,8 @@ class Joined:
 
 
 def label_kind(predictions: pd.Series, task: str) -> LabelKind:
-    """The type labels are compared in: the predictions' type (always float for regression)."""
+    """The type labels are compared in: the predictions' type (always float for regression;
+    text for a classifier with no prediction in the window)."""
     if task == "regression":
         return "float"
     dtype = predictions.dtype
