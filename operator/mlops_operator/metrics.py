@@ -97,6 +97,30 @@ RETRAIN_FAILURES = Counter(
 )
 CHECK_RESULTS = ("drift", "no_drift", "insufficient", "error")
 
+# Model performance (a DriftMonitor with spec.performance), per served version.
+PERFORMANCE_LABELS = ["namespace", "monitor", "version", "metric"]
+MODEL_PERFORMANCE = Gauge(
+    "mlops_model_performance",
+    "Realized metric of the served model at the last check: its predictions joined with "
+    "ground truth (absent below minLabeled).",
+    PERFORMANCE_LABELS,
+)
+MODEL_PERFORMANCE_ESTIMATED = Gauge(
+    "mlops_model_performance_estimated",
+    "Label-free estimate of a classifier's metric from its served probabilities (CBPE).",
+    PERFORMANCE_LABELS,
+)
+LABELED_PREDICTIONS = Gauge(
+    "mlops_labeled_predictions",
+    "Predictions of the window joined with a label at the last check.",
+    ["namespace", "monitor", "version"],
+)
+PERFORMANCE_DEGRADED = Gauge(
+    "mlops_model_performance_degraded",
+    "1 while the served model's realized performance breaks a threshold, else 0.",
+    ["namespace", "monitor"],
+)
+
 
 @dataclass(frozen=True)
 class FeatureSeries:
@@ -163,6 +187,56 @@ def forget_monitor(namespace: str, monitor: str) -> None:
         _remove(DRIFT_CHECKS, (namespace, monitor, result))
     _remove(RETRAINS_TRIGGERED, (namespace, monitor))
     _remove(RETRAIN_FAILURES, (namespace, monitor))
+    forget_performance(namespace, monitor)
+
+
+_performance_lock = threading.Lock()
+# (namespace, monitor) -> the (version, metric) label pairs of its series, and its version
+_performance_series: dict[tuple[str, str], tuple[set[tuple[str, str, str]], str]] = {}
+
+
+def record_performance(
+    namespace: str,
+    monitor: str,
+    version: str,
+    *,
+    realized: dict[str, float],
+    estimated: dict[str, float],
+    labeled: int,
+    degraded: bool | None,
+) -> None:
+    """Set a monitor's performance gauges to one check's results; series of another version
+    or of metrics this check lacks are removed."""
+    current = {("realized", version, m) for m in realized}
+    current |= {("estimated", version, m) for m in estimated}
+    with _performance_lock:
+        previous, old_version = _performance_series.get((namespace, monitor), (set(), version))
+        for kind, old, metric in previous - current:
+            gauge = MODEL_PERFORMANCE if kind == "realized" else MODEL_PERFORMANCE_ESTIMATED
+            _remove(gauge, (namespace, monitor, old, metric))
+        if old_version != version:
+            _remove(LABELED_PREDICTIONS, (namespace, monitor, old_version))
+        for metric, value in realized.items():
+            MODEL_PERFORMANCE.labels(namespace, monitor, version, metric).set(value)
+        for metric, value in estimated.items():
+            MODEL_PERFORMANCE_ESTIMATED.labels(namespace, monitor, version, metric).set(value)
+        LABELED_PREDICTIONS.labels(namespace, monitor, version).set(labeled)
+        if degraded is None:
+            _remove(PERFORMANCE_DEGRADED, (namespace, monitor))
+        else:
+            PERFORMANCE_DEGRADED.labels(namespace, monitor).set(1 if degraded else 0)
+        _performance_series[(namespace, monitor)] = (current, version)
+
+
+def forget_performance(namespace: str, monitor: str) -> None:
+    with _performance_lock:
+        series, version = _performance_series.pop((namespace, monitor), (set(), ""))
+    for kind, old, metric in series:
+        gauge = MODEL_PERFORMANCE if kind == "realized" else MODEL_PERFORMANCE_ESTIMATED
+        _remove(gauge, (namespace, monitor, old, metric))
+    if version:
+        _remove(LABELED_PREDICTIONS, (namespace, monitor, version))
+    _remove(PERFORMANCE_DEGRADED, (namespace, monitor))
 
 
 def _remove_feature(namespace: str, monitor: str, feature: str, test: str) -> None:

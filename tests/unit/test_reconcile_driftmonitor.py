@@ -384,7 +384,11 @@ def test_retrain_once_per_cooldown_and_capped(
     drifted = next(c for c in decision.conditions if c.type == "Drifted")
     assert text in drifted.message, case
     if created:
-        assert decision.status["lastRetrain"] == {"trainingJob": created, "at": rfc3339(NOW)}
+        assert decision.status["lastRetrain"] == {
+            "trainingJob": created,
+            "at": rfc3339(NOW),
+            "trigger": "drift",
+        }
         assert decision.status["retrainsTriggered"] == int(created.rsplit("-", 1)[1])
         assert "RetrainTriggered" in [e.reason for e in decision.events]
     else:
@@ -524,7 +528,10 @@ LAST_CHECK = {**CHECKED, "lastCheckTime": rfc3339(NOW - timedelta(seconds=100))}
 
 
 def test_check_to_run_only_when_due() -> None:
-    plan = dm.check_to_run(monitor(), served(), NOW, ROOT)
+    plans = dm.check_to_run(monitor(), served(), NOW, ROOT)
+    assert plans is not None
+    plan, performance = plans
+    assert performance is None  # no spec.performance
     assert isinstance(plan, CheckPlan) and plan.source_uri == f"{ROOT}/samples/ml/iris/iris-v1"
     assert plan == dm.plan_check(monitor(), served(), ROOT, NOW)
     status = {**CHECKED, "referenceUri": plan.reference_uri, "sourceUri": plan.source_uri,

@@ -19,3 +19,4 @@ READY: Final = "Ready"  # every kind
 PROGRESSING: Final = "Progressing"  # ModelDeployment (and an apps/v1 Deployment)
 ROLLED_BACK: Final = "RolledBack"  # ModelDeployment
 DRIFTED: Final = "Drifted"  # DriftMonitor
+PERFORMANCE_DEGRADED: Final = "PerformanceDegraded"  # DriftMonitor with spec.performance

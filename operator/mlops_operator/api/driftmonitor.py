@@ -6,8 +6,8 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
-from .base import ApiModel, LocalObjectRef, StatusBase, cel, validations
-from .trainingjob import DatasetRef, TrainingJobSpec
+from .base import MAX_URI, ApiModel, LocalObjectRef, StatusBase, cel, validations
+from .trainingjob import CLASSIFICATION_METRICS, REGRESSION_METRICS, DatasetRef, TrainingJobSpec
 
 NumericTest = Literal["ks", "wasserstein", "psi"]
 CategoricalTest = Literal["chisquare", "jensenshannon", "psi"]
@@ -27,6 +27,14 @@ DRIFT_SHARE = 0.5
 MIN_SAMPLES = 100
 # Failed retrains kept in status.failedRetrains.
 FAILED_RETRAINS_LIMIT = 100
+# Performance monitoring: labeled predictions needed before a verdict, and how much worse
+# than its training metric a served model may become before it counts as degraded.
+MIN_LABELED = 100
+MAX_DROP = 0.05
+PERFORMANCE_METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS
+PerformanceMetric = Literal[PERFORMANCE_METRICS]  # type: ignore[valid-type]
+Trigger = Literal["drift", "performance"]
+ProductionData = Literal["append", "replace", "none"]
 
 
 class DriftTarget(ApiModel):
@@ -60,8 +68,58 @@ class Window(ApiModel):
     duration_seconds: int | None = Field(default=None, ge=60)
 
 
+class LabelsSource(ApiModel):
+    """Ground truth that arrives in bulk, from elsewhere: CSV or Parquet files with an id and
+    a label column (one file, or a directory of them)."""
+
+    uri: str = Field(pattern=r"^(file|s3)://.+", max_length=MAX_URI)
+    format: Literal["auto", "csv", "parquet"] = Field(
+        default="auto", description="auto: by each file's extension."
+    )
+    id_column: str = Field(default="id", min_length=1, max_length=256)
+    label_column: str = Field(default="label", min_length=1, max_length=256)
+
+
+class PerformanceThresholds(ApiModel):
+    """When the served model counts as degraded. `min`/`max` are absolute bounds of the
+    metric; `maxDrop` is how much worse than the served version's own training metric it may
+    become (in the metric's units; for rmse/mae, worse means higher)."""
+
+    min: float | None = Field(default=None, description="Degraded below this.")
+    max: float | None = Field(default=None, description="Degraded above this (rmse, mae).")
+    max_drop: float | None = Field(default=MAX_DROP, ge=0)
+
+
+class Performance(ApiModel):
+    """Model performance: predictions joined with ground truth by prediction id."""
+
+    metric: PerformanceMetric | None = Field(
+        default=None,
+        description="The metric judged; default accuracy (classifiers) or rmse (regressors).",
+    )
+    min_labeled: int = Field(
+        default=MIN_LABELED, ge=1, description="Labeled predictions needed before a verdict."
+    )
+    thresholds: PerformanceThresholds = Field(default_factory=PerformanceThresholds)
+    labels: LabelsSource | None = Field(
+        default=None,
+        description="A bulk labels source, read besides the labels sent to the feedback API.",
+    )
+
+
 class DriftAction(ApiModel):
     type: Literal["alert", "retrain"] = "alert"
+    triggers: list[Trigger] | None = Field(
+        default=None,
+        max_length=2,
+        description="What starts a retrain. Default: performance when spec.performance is "
+        "set, else drift.",
+    )
+    production_data: ProductionData = Field(
+        default="append",
+        description="The labeled production rows of the window in the retrain's Dataset: "
+        "appended to the reference data, replacing it, or none.",
+    )
     training_job_template: TrainingJobSpec | None = Field(
         default=None,
         description="Default: the TrainingJob that produced the served version.",
@@ -84,10 +142,22 @@ class DriftMonitorSpec(ApiModel):
     window: Window = Field(default_factory=Window)
     min_samples: int = Field(default=MIN_SAMPLES, ge=1)
     interval_seconds: int = Field(default=300, ge=10, le=86400)
+    performance: Performance | None = None
     action: DriftAction = Field(default_factory=DriftAction)
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": validations(
+            cel(
+                "!has(self.performance) || has(self.target.deploymentRef)",
+                "performance needs a deploymentRef target (predictions are what it judges)",
+                ".performance",
+            ),
+            cel(
+                "!has(self.action) || !has(self.action.triggers) || has(self.performance) || "
+                "!self.action.triggers.exists(t, t == 'performance')",
+                "action.triggers names performance, which needs spec.performance",
+                ".action",
+            ),
             cel(
                 "!has(self.action) || self.action.type != 'retrain' || "
                 "has(self.action.trainingJobTemplate) || has(self.target.deploymentRef)",
@@ -110,6 +180,38 @@ class FeatureDrift(ApiModel):
 class RetrainRecord(ApiModel):
     training_job: str
     at: str
+    dataset: str | None = Field(default=None, description="The Dataset made for the retrain.")
+    trigger: Trigger | None = None
+
+
+class PredictionDrift(ApiModel):
+    test: str
+    statistic: float
+    p_value: float | None = None
+    drifted: bool
+
+
+class WindowWritten(ApiModel):
+    """The labeled production rows written for a retrain (artifacts/records.is_holdout)."""
+
+    uri: str
+    train_rows: int = Field(ge=0)
+    holdout_rows: int = Field(ge=0)
+
+
+class PerformanceStatus(ApiModel):
+    version: str = Field(description="The served ModelVersion judged.")
+    metric: str
+    realized: float | None = Field(default=None, description="From labeled predictions.")
+    estimated: float | None = Field(default=None, description="Label-free, from probabilities.")
+    training: float | None = Field(default=None, description="The version's training metric.")
+    labeled: int = Field(default=0, ge=0)
+    predictions: int = Field(default=0, ge=0)
+    unknown_labels: int = Field(default=0, ge=0, description="Labels of no known prediction.")
+    realized_metrics: dict[str, float] = Field(default_factory=dict)
+    estimated_metrics: dict[str, float] = Field(default_factory=dict)
+    prediction_drift: PredictionDrift | None = None
+    window: WindowWritten | None = None
 
 
 class DriftMonitorStatus(StatusBase):
@@ -128,6 +230,7 @@ class DriftMonitorStatus(StatusBase):
         max_length=FAILED_RETRAINS_LIMIT,
         description="Retrain TrainingJobs created by this monitor that ended Failed.",
     )
+    performance: PerformanceStatus | None = None
 
 
 class DriftMonitor(ApiModel):

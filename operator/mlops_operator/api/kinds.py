@@ -9,7 +9,7 @@ from typing import NamedTuple
 from pydantic import BaseModel
 
 from .. import GROUP
-from .conditions import DRIFTED, READY
+from .conditions import DRIFTED, PERFORMANCE_DEGRADED, READY
 from .dataset import Dataset
 from .driftmonitor import DriftMonitor
 from .modeldeployment import ModelDeployment
@@ -119,6 +119,9 @@ MODEL_VERSION = Kind(
         _col("Model", ".spec.model"),
         _col("Version", ".spec.version", "integer"),
         _col("Format", ".spec.artifact.format"),
+        _col("Challenge", ".status.challenge.verdict"),
+        _col("Champion", ".status.challenge.championValue", "number", priority=1),
+        _col("Challenger", ".status.challenge.challengerValue", "number", priority=1),
         _col("Dataset", ".spec.lineage.dataset.name", priority=1),
         _col("TrainingJob", ".spec.lineage.trainingJob", priority=1),
     ],
@@ -134,6 +137,7 @@ MODEL_DEPLOYMENT = Kind(
         _col("Target", ".status.targetVersion"),
         _col("Canary", ".status.canary.weight", "integer"),
         _col("Failed", ".status.failedVersion.name"),
+        _col("Challenge", ".status.challenge.verdict", priority=1),
         _col("URL", ".status.url", priority=1),
     ],
 )
@@ -145,6 +149,11 @@ DRIFT_MONITOR = Kind(
     [
         condition_column(DRIFTED),
         _col("Share", ".status.driftShare", "number"),
+        condition_column(PERFORMANCE_DEGRADED),
+        _col("Metric", ".status.performance.metric"),
+        _col("Realized", ".status.performance.realized", "number"),
+        _col("Estimated", ".status.performance.estimated", "number"),
+        _col("Labeled", ".status.performance.labeled", "integer", priority=1),
         _col("Samples", ".status.samples", "integer", priority=1),
         _col("LastCheck", ".status.lastCheckTime", "date", priority=1),
     ],

@@ -22,3 +22,6 @@ MODEL_LABEL = f"{GROUP}/model"
 # that registered a ModelVersion.
 SPEC_HASH = f"{GROUP}/spec-hash"
 TRAINED_BY_UID = f"{GROUP}/trainingjob-uid"
+# On a retrain TrainingJob: the labeled production window (JSON, api.modelversion.
+# ProductionWindow) it learns from; its ModelVersion's lineage copies it.
+PRODUCTION_WINDOW = f"{GROUP}/production-window"

@@ -18,7 +18,7 @@ from .base import (
     validations,
 )
 from .phases import ModelDeploymentPhase, RevisionOutcome
-from .trainingjob import Threshold
+from .trainingjob import CLASSIFICATION_METRICS, REGRESSION_METRICS, Threshold
 
 # Revisions kept in status.history.
 HISTORY_LIMIT = 10
@@ -27,6 +27,29 @@ HISTORY_LIMIT = 10
 SAMPLE_RATE = 0.1
 SAMPLE_BATCH_SIZE = 256
 SAMPLE_FLUSH_SECONDS = 60
+# Lost challengers kept in status.lostChallengers (never rolled out while listed there).
+LOST_CHALLENGERS_LIMIT = 50
+COMPARE_METRICS: tuple[str, ...] = CLASSIFICATION_METRICS + REGRESSION_METRICS
+CompareMetric = Literal[COMPARE_METRICS]  # type: ignore[valid-type]
+
+
+class Promotion(ApiModel):
+    """Champion vs challenger: before a newer version replaces the serving one (policy
+    latest), both are scored on the same data neither trained on, and the newer one rolls
+    out only if it is not worse by more than `tolerance` (or, with `minImprovement`, only if
+    it is better by at least that much)."""
+
+    compare: bool = Field(default=True, description="false: roll the newest version out as is.")
+    metric: CompareMetric | None = Field(
+        default=None,
+        description="Default: accuracy (classifiers) or rmse (regressors).",
+    )
+    tolerance: float = Field(
+        default=0.0, ge=0, description="How much worse the challenger may score."
+    )
+    min_improvement: float | None = Field(
+        default=None, ge=0, description="The challenger must score better by at least this."
+    )
 
 
 class ModelPolicy(ApiModel):
@@ -39,6 +62,7 @@ class ModelPolicy(ApiModel):
         max_length=16,
         description="Only versions whose metrics pass every threshold are deployed.",
     )
+    promotion: Promotion = Field(default_factory=Promotion)
 
 
 class Autoscaling(ApiModel):
@@ -175,6 +199,29 @@ class Revision(ApiModel):
     reason: str = ""
 
 
+class ChallengeValue(ApiModel):
+    name: str
+    value: float | None = None
+
+
+class ChallengeData(ApiModel):
+    uri: str
+    kind: Literal["production-holdout", "dataset-holdout"]
+    rows: int | None = Field(default=None, ge=0)
+
+
+class Challenge(ApiModel):
+    """A champion/challenger comparison: the serving version against a newer one."""
+
+    champion: ChallengeValue
+    challenger: ChallengeValue
+    metric: str
+    verdict: Literal["Comparing", "Won", "Lost", "Failed"]
+    data: ChallengeData | None = None
+    message: str = ""
+    at: str | None = None
+
+
 class ModelDeploymentStatus(StatusBase):
     phase: ModelDeploymentPhase | None = None
     serving_version: str | None = None
@@ -186,6 +233,12 @@ class ModelDeploymentStatus(StatusBase):
     history: list[Revision] = Field(default_factory=list, max_length=HISTORY_LIMIT)
     url: str | None = None
     ready_replicas: int | None = None
+    challenge: Challenge | None = None
+    lost_challengers: list[str] = Field(
+        default_factory=list,
+        max_length=LOST_CHALLENGERS_LIMIT,
+        description="Versions that lost to the champion: not rolled out.",
+    )
 
 
 class ModelDeployment(ApiModel):

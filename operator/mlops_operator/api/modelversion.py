@@ -60,6 +60,16 @@ class DatasetLineage(ApiModel):
     version: str
 
 
+class ProductionWindow(ApiModel):
+    """Labeled production rows a retrain learned from (written by a DriftMonitor)."""
+
+    monitor: str
+    uri: str = Field(description="The window's directory: train.parquet and holdout.parquet.")
+    rows: int | None = Field(default=None, ge=0, description="Rows trained on.")
+    holdout_rows: int | None = Field(default=None, ge=0)
+    written_at: str | None = None
+
+
 class Lineage(ApiModel):
     training_job: str | None = None
     dataset: DatasetLineage | None = None
@@ -67,6 +77,7 @@ class Lineage(ApiModel):
     profile_uri: str | None = Field(
         default=None, description="Reference profile of the training data, used by drift checks."
     )
+    production_window: ProductionWindow | None = None
 
 
 class ModelVersionSpec(ApiModel):
@@ -87,10 +98,25 @@ class ModelVersionSpec(ApiModel):
     }
 
 
+class VersionChallenge(ApiModel):
+    """This version as a challenger of a deployment's serving version (written by the
+    ModelDeployment that compared them)."""
+
+    deployment: str
+    champion: str
+    metric: str
+    champion_value: float | None = None
+    challenger_value: float | None = None
+    verdict: str
+    data: str | None = None
+    at: str | None = None
+
+
 class ModelVersionStatus(StatusBase):
     phase: ModelVersionPhase | None = None
     verified_sha256: str | None = None
     verified_at: str | None = None
+    challenge: VersionChallenge | None = None
 
 
 class ModelVersion(ApiModel):

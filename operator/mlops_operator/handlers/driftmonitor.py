@@ -8,10 +8,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import API_VERSION, kube, metrics
+from ..api.conditions import PERFORMANCE_DEGRADED
 from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
 from ..config import OperatorConfig
 from ..drift.plan import CheckOutcome, CheckPlan
+from ..performance.plan import PerformanceOutcome, PerformancePlan
 from ..reconcile import driftmonitor as decide
+from ..reconcile.conditions import condition_value
 
 if TYPE_CHECKING:
     from ..drift.check import DriftReport
@@ -59,6 +62,14 @@ def _check(plan: CheckPlan) -> CheckOutcome:
     return run_check(Store(CONFIG.store_uri), plan)
 
 
+def _performance_check(plan: PerformancePlan) -> PerformanceOutcome:
+    """Runs in a worker thread, like `_check` (scikit-learn's metrics load on the first)."""
+    from ..artifacts import Store
+    from ..performance.window import run_performance_check
+
+    return run_performance_check(Store(CONFIG.store_uri), plan)
+
+
 async def observe(body: dict[str, Any], moment: datetime) -> decide.Observed:
     """Read what the monitor depends on (only what its spec needs); run a due check."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -88,9 +99,18 @@ async def observe(body: dict[str, Any], moment: datetime) -> decide.Observed:
         selector = f"{DRIFT_MONITOR.label}={name}"
         labelled = await kube.list_objects(API_VERSION, TRAINING_JOB.kind, namespace, selector)
         observed.retrains = decide.owned_retrains(body, labelled)
-    plan = decide.check_to_run(body, observed, moment, CONFIG.store_uri)
-    if plan is not None:
+        chosen = decide.retrain_spec(spec, observed.source_job)
+        if chosen is not None and spec.action.production_data != "none":
+            observed.retrain_dataset = await kube.get(
+                API_VERSION, DATASET.kind, namespace, chosen["datasetRef"]["name"]
+            )
+    plans = decide.check_to_run(body, observed, moment, CONFIG.store_uri)
+    if plans is not None:
+        plan, performance = plans
         observed.check = decide.Check(plan, await asyncio.to_thread(_check, plan))
+        if performance is not None:
+            outcome = await asyncio.to_thread(_performance_check, performance)
+            observed.performance = decide.PerformanceCheck(performance, outcome)
     return observed
 
 
@@ -105,6 +125,17 @@ def _export(namespace: str, name: str, decision: decide.MonitorDecision) -> None
         _record(namespace, name, decision.drift)
     elif decision.clear_drift:
         metrics.clear_drift(namespace, name)
+    if decision.performance is not None and decision.performance_version:
+        outcome = decision.performance
+        metrics.record_performance(
+            namespace,
+            name,
+            decision.performance_version,
+            realized=outcome.realized,
+            estimated=outcome.estimated,
+            labeled=outcome.labeled,
+            degraded=decision.degraded,
+        )
 
 
 def _record(namespace: str, name: str, report: DriftReport) -> None:
@@ -121,6 +152,17 @@ def _record(namespace: str, name: str, report: DriftReport) -> None:
 
 def _restore_series(namespace: str, name: str, body: dict[str, Any]) -> None:
     status = body.get("status") or {}
+    performance = status.get("performance") or {}
+    if performance.get("version"):
+        metrics.record_performance(
+            namespace,
+            name,
+            performance["version"],
+            realized=performance.get("realizedMetrics") or {},
+            estimated=performance.get("estimatedMetrics") or {},
+            labeled=int(performance.get("labeled") or 0),
+            degraded=condition_value(status.get("conditions"), PERFORMANCE_DEGRADED),
+        )
     features = status.get("features") or []
     if not features:
         return

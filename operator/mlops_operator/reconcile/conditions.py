@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api.conditions import READY, TRUE, ConditionStatus
+from ..api.conditions import FALSE, READY, TRUE, ConditionStatus
 
 # A condition message (and a status failureMessage) is cut to this many characters.
 MAX_MESSAGE = 2048
@@ -96,3 +96,10 @@ def with_conditions(
     if generation is not None:
         patch["observedGeneration"] = generation
     return patch
+
+
+def condition_value(conditions: list[dict[str, Any]] | None, type_: str) -> bool | None:
+    """True/False for a condition that is True/False, None when it is Unknown or absent."""
+    found = condition(conditions, type_)
+    status = (found or {}).get("status")
+    return True if status == TRUE else False if status == FALSE else None

@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from ..drift.plan import CheckOutcome, CheckPlan
+from ..performance.plan import PerformanceOutcome, PerformancePlan
 from .decision import Decision
 from .monitoring.observed import (
     Check,
     MonitorDecision,
     Observed,
+    PerformanceCheck,
     Problem,
     needs_source_job,
     owned_retrains,
@@ -26,6 +28,7 @@ from .monitoring.observed import (
     source_job_name,
     spec_of,
 )
+from .monitoring.performance import decide_performance, plan_performance
 from .monitoring.resolve import plan_check, previous_entry, training_profile
 from .monitoring.retrain import (
     decide_retrain,
@@ -33,7 +36,9 @@ from .monitoring.retrain import (
     held_by_cooldown_until,
     retrain_name,
     retrain_rejected,
+    retrain_spec,
     retrains_so_far,
+    window_target,
 )
 from .monitoring.schedule import check_due, due, next_check_in, wait_for_check
 from .monitoring.verdict import check_result, decide_check, decide_problem
@@ -45,6 +50,9 @@ __all__ = [
     "Decision",
     "MonitorDecision",
     "Observed",
+    "PerformanceCheck",
+    "PerformanceOutcome",
+    "PerformancePlan",
     "Problem",
     "check_due",
     "check_result",
@@ -58,6 +66,7 @@ __all__ = [
     "previous_entry",
     "retrain_name",
     "retrain_rejected",
+    "retrain_spec",
     "retrains_so_far",
     "serving_version",
     "source_job_name",
@@ -68,12 +77,15 @@ __all__ = [
 
 def check_to_run(
     body: dict[str, Any], observed: Observed, now: datetime, store_uri: str
-) -> CheckPlan | None:
-    """The check to run while observing, when one is due; None otherwise."""
+) -> tuple[CheckPlan, PerformancePlan | None] | None:
+    """The checks to run while observing, when they are due: the drift check, and the
+    performance check when spec.performance asks for one (with the production window to
+    write when a retrain could follow); None when nothing is due."""
     plan = plan_check(body, observed, store_uri, now)
     if isinstance(plan, Problem) or not due(body, observed, plan, now):
         return None
-    return plan
+    window = window_target(body, observed, store_uri, now)
+    return plan, plan_performance(body, observed, store_uri, now, window)
 
 
 def decide(
@@ -84,9 +96,11 @@ def decide(
     - newly failed retrains: recorded in the status, a Warning each;
     - no check possible (a Problem): say why; the objects it waits for wake the monitor;
     - no check ran (none due): look again when the next one is due;
-    - a check ran: the verdict, a retrain TrainingJob on dataset drift (unless capped,
-      cooling down or one still runs), and look again after `intervalSeconds` (or when the
-      cooldown that held a retrain ends, if sooner).
+    - a check ran: the drift verdict and, with spec.performance, the performance verdict;
+      a retrain on degraded performance or dataset drift (per action.triggers; unless
+      capped, cooling down or one still runs), on a Dataset with the window's labeled
+      production rows when there are some; look again after `intervalSeconds` (or when
+      the cooldown that held a retrain ends, if sooner).
     """
     decision = MonitorDecision()
     decision.failed_retrains = decide_retrain_failures(body, decision, observed.retrains)
@@ -100,7 +114,14 @@ def decide(
         wait_for_check(body, observed, plan, now, decision)
         return decision
     decide_check(body, check.plan, check.outcome, now, decision)
-    decide_retrain(body, decision, observed, now)
+    performance = observed.performance
+    if performance is not None:
+        decision.degraded = decide_performance(
+            body, performance.plan, performance.outcome, decision
+        )
+        decision.performance = performance.outcome
+        decision.performance_version = performance.plan.version
+    decide_retrain(body, decision, observed, now, decision.degraded)
     decision.check_result = check_result(check.outcome)
     decision.drift = check.outcome.report
     decision.clear_drift = check.outcome.report is None

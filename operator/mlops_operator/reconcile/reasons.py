@@ -78,3 +78,17 @@ FEATURES_NOT_FOUND = "FeaturesNotFound"
 RETRAIN_TRIGGERED = "RetrainTriggered"
 RETRAIN_SOURCE_NOT_FOUND = "RetrainSourceNotFound"
 RETRAIN_FAILED = "RetrainFailed"
+# DriftMonitor: model performance (predictions joined with ground truth)
+PERFORMANCE_DEGRADED = "PerformanceDegraded"
+PERFORMANCE_OK = "PerformanceOK"
+PERFORMANCE_RECOVERED = "PerformanceRecovered"
+INSUFFICIENT_LABELS = "InsufficientLabels"
+LABELS_UNREADABLE = "LabelsUnreadable"
+PERFORMANCE_UNKNOWN = "PerformanceUnknown"
+NO_PRODUCTION_DATA = "NoProductionData"
+
+# ModelDeployment: champion vs challenger
+COMPARING = "Comparing"
+CHALLENGER_WON = "ChallengerWon"
+CHALLENGER_LOST = "ChallengerLost"
+COMPARISON_FAILED = "ComparisonFailed"

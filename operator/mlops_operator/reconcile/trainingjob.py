@@ -9,7 +9,8 @@ from typing import Any
 from .. import API_VERSION
 from ..api.conditions import FALSE, READY, TRUE
 from ..api.kinds import MODEL_VERSION, TRAINING_JOB
-from ..api.labels import MODEL_LABEL, TRAINED_BY_UID
+from ..api.labels import MODEL_LABEL, PRODUCTION_WINDOW, TRAINED_BY_UID
+from ..api.modelversion import ProductionWindow
 from ..api.phases import FINISHED, Phase
 from ..api.trainingjob import TrainingJob, TrainingJobSpec
 from ..artifacts import paths
@@ -299,9 +300,23 @@ def model_version_manifest(
                 "dataset": result["dataset"],
                 "image": image,
                 "profileUri": result.get("profileUri"),
+                **production_window(body),
             },
         },
     }
+
+
+def production_window(body: dict[str, Any]) -> dict[str, Any]:
+    """`{"productionWindow": ...}` when a monitor's retrain learned from production rows (the
+    annotation it set on the TrainingJob); {} otherwise, or when the annotation is unusable."""
+    raw = ((body.get("metadata") or {}).get("annotations") or {}).get(PRODUCTION_WINDOW)
+    if not raw:
+        return {}
+    try:
+        window = ProductionWindow.model_validate_json(raw)
+    except ValueError:
+        return {}
+    return {"productionWindow": window.wire()}
 
 
 def registered_by(existing: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...api.driftmonitor import DriftMonitor, DriftMonitorSpec
 from ...drift.plan import CheckOutcome, CheckPlan
+from ...performance.plan import PerformanceOutcome, PerformancePlan
 from ..decision import Decision
 
 if TYPE_CHECKING:
@@ -30,6 +31,14 @@ class Check:
     outcome: CheckOutcome
 
 
+@dataclass(frozen=True)
+class PerformanceCheck:
+    """The performance check run beside a drift check (spec.performance)."""
+
+    plan: PerformancePlan
+    outcome: PerformanceOutcome
+
+
 @dataclass
 class Observed:
     """The objects a monitor depends on, as read from the API server (None: absent), and
@@ -41,7 +50,11 @@ class Observed:
     reference: dict[str, Any] | None = None  # the Dataset named by spec.reference
     source_job: dict[str, Any] | None = None  # the TrainingJob that trained the served version
     retrains: list[dict[str, Any]] = field(default_factory=list)  # TrainingJobs we created
+    # The Dataset a retrain trains on (its source is copied into the retrain's own Dataset
+    # when production rows are added).
+    retrain_dataset: dict[str, Any] | None = None
     check: Check | None = None
+    performance: PerformanceCheck | None = None
 
 
 @dataclass
@@ -52,6 +65,9 @@ class MonitorDecision(Decision):
     drift: DriftReport | None = None  # per-feature series to record
     clear_drift: bool = False  # no verdict stands: remove the per-feature series
     failed_retrains: list[str] = field(default_factory=list)  # newly failed retrains
+    performance: PerformanceOutcome | None = None  # the performance series to record
+    performance_version: str | None = None  # ... of this served version
+    degraded: bool | None = None  # the performance verdict (None: none)
 
 
 def spec_of(body: dict[str, Any]) -> DriftMonitorSpec:
