@@ -664,7 +664,11 @@ ROWS = [
         requeue=1200.0,
         spec={
             "modelVersionRef": None,
-            "model": {"name": "iris", "acceptance": [{"metric": "accuracy", "min": 0.9}]},
+            "model": {
+                "name": "iris",
+                "acceptance": [{"metric": "accuracy", "min": 0.9}],
+                "promotion": {"compare": False},
+            },
         },
         versions=(V1, V2, mv("iris-v3", 3, accuracy=0.5), mv("iris-v4", 4, phase="Pending")),
         status=SERVING_V1,

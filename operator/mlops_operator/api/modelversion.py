@@ -78,6 +78,7 @@ class Lineage(ApiModel):
         default=None, description="Reference profile of the training data, used by drift checks."
     )
     production_window: ProductionWindow | None = None
+    target: str | None = Field(default=None, description="The training data's label column.")
 
 
 class ModelVersionSpec(ApiModel):

@@ -14,21 +14,26 @@ from .. import API_VERSION, kube
 from ..api.kinds import (
     DEPLOYMENT,
     HORIZONTAL_POD_AUTOSCALER,
+    JOB,
     MODEL_DEPLOYMENT,
     MODEL_VERSION,
     POD,
     SERVICE,
 )
 from ..api.modeldeployment import Analysis
+from ..api.phases import FINISHED
+from ..artifacts import paths
 from ..config import OperatorConfig
 from ..metrics import ROLLBACKS
 from ..reconcile import analysis
 from ..reconcile import modeldeployment as decide
 from ..reconcile import serving as children
+from ..reconcile.jobs import job_outcome
 from ..reconcile.observed import ready_pod_ips, view_deployment
 from ..reconcile.ownership import child_labels, owner_reference
 from ..serving.analysis import TrafficSummary, combine, summarize
 from .common import carry_out, now
+from .results import read_result
 
 CONFIG = OperatorConfig.from_env()
 SCRAPE_TIMEOUT = aiohttp.ClientTimeout(total=3)
@@ -49,8 +54,14 @@ async def reconcile(plain: dict[str, Any]) -> float | None:
     if due is not None:
         version, gates = due
         world = dataclasses.replace(world, judgement=await run_analysis(gates, world, version))
+    challenger = decide.comparison_due(plain, world, moment)
+    if challenger is not None:
+        world = dataclasses.replace(world, comparison=await read_comparison(parent, challenger))
     plan = decide.decide(plain, world, CONFIG, moment, parent)
     await carry_out(MODEL_DEPLOYMENT, plain, plan.decision)
+    if plan.version_status is not None:  # the verdict, on the challenger's own status
+        version, patch = plan.version_status
+        await kube.patch_status(API_VERSION, MODEL_VERSION.kind, meta["namespace"], version, patch)
     if plan.rolled_back:  # counted once the rollback is carried out
         ROLLBACKS.labels(meta["namespace"], meta["name"]).inc()
     return plan.decision.requeue_after
@@ -75,6 +86,17 @@ async def observe(parent: children.Parent) -> decide.World:
         autoscaler_hash=children.spec_hash(autoscaler),
         autoscaler_exists=autoscaler is not None,
     )
+
+
+async def read_comparison(parent: children.Parent, challenger: str) -> decide.Comparison:
+    """The compare Job of `challenger` and, once it finished, the result it left."""
+    ns = parent.namespace
+    job = await kube.get(*JOB, ns, decide.challenge.job_name(parent.name, challenger))
+    result = None
+    if job_outcome(job).state in FINISHED:
+        uri = paths.under(CONFIG.store_uri, paths.evaluation_result(ns, parent.name, challenger))
+        result = await read_result(uri)
+    return decide.Comparison(challenger, job, result)
 
 
 async def run_analysis(gates: Analysis, world: decide.World, version: str) -> analysis.Judgement:

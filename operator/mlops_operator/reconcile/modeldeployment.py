@@ -23,19 +23,22 @@ from ..config import OperatorConfig
 from . import reasons
 from .conditions import Cond
 from .decision import Decision
-from .rollout import canary, machine
+from .rollout import canary, challenge, machine
+from .rollout.challenge import Comparison
 from .rollout.context import Plan, Rollout, Seen, World
 from .rollout.failure import BACKSTOP_DEADLINES
-from .rollout.target import Target, resolve_target
+from .rollout.target import Target, resolve_target, route
 from .serving import Parent
 
 __all__ = [
     "BACKSTOP_DEADLINES",
     "HISTORY_LIMIT",
+    "Comparison",
     "Plan",
     "Target",
     "World",
     "analysis_due",
+    "comparison_due",
     "decide",
     "resolve_target",
 ]
@@ -60,6 +63,17 @@ def analysis_due(body: dict[str, Any], world: World, now: datetime) -> tuple[str
     except ValidationError:
         return None
     return canary.analysis_due(seen)
+
+
+def comparison_due(body: dict[str, Any], world: World, now: datetime) -> str | None:
+    """The challenger whose comparison `decide` at `now` looks at: the handler then reads
+    its compare Job and result into `world.comparison`."""
+    try:
+        seen = Seen.read(body, world, now)
+    except ValidationError:
+        return None
+    where = route(seen)
+    return challenge.comparison_due(seen, where.serving, where.target)
 
 
 def _refused(error: ValidationError) -> Decision:

@@ -300,6 +300,7 @@ def model_version_manifest(
                 "dataset": result["dataset"],
                 "image": image,
                 "profileUri": result.get("profileUri"),
+                "target": spec.get("target"),
                 **production_window(body),
             },
         },

@@ -26,12 +26,17 @@ class World:
     autoscaler_hash: str | None = None
     autoscaler_exists: bool = False
     judgement: Judgement | None = None  # the canary analysis, read when `analysis_due` said so
+    # The champion/challenger comparison, read when `comparison_due` said so (its type lives
+    # in rollout/challenge.py, which imports this module).
+    comparison: Any = None
 
 
 @dataclass
 class Plan:
     decision: Decision
     rolled_back: bool = False  # this pass rolled a version back (the ROLLBACKS metric counts it)
+    # (ModelVersion name, status patch): a challenger's verdict, written to its own status
+    version_status: tuple[str, dict[str, Any]] | None = None
 
 
 @dataclass

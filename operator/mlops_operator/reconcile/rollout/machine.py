@@ -20,7 +20,7 @@ from ...api.phases import Phase
 from .. import reasons
 from ..conditions import Cond
 from ..observed import Trouble
-from . import canary, children, failure, promotion, status
+from . import canary, challenge, children, failure, promotion, status
 from .context import Plan, Rollout
 from .target import Route, Target, route
 
@@ -37,6 +37,8 @@ def run(r: Rollout) -> Plan:
         _steady(r, where.serving)
     elif where.way == "hold_back":
         failure.hold_back(r, where.serving, where.target.name)
+    elif where.way == "challenge":
+        challenge.compare(r, where.serving, where.target)
     else:
         _roll_out(r, where, where.serving, where.target)
     status.finish(r)

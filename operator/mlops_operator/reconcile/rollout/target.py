@@ -22,9 +22,10 @@ class Target:
 
 
 def resolve_target(
-    spec: ModelDeploymentSpec, versions: list[dict[str, Any]]
+    spec: ModelDeploymentSpec, versions: list[dict[str, Any]], lost: tuple[str, ...] = ()
 ) -> tuple[Target | None, Cond | None]:
-    """The version the spec asks for, or why there is none to deploy."""
+    """The version the spec asks for, or why there is none to deploy. `lost`: challengers
+    that lost to a champion, never the target of a model policy."""
     if spec.model_version_ref is not None:
         name = spec.model_version_ref.name
         found = next((v for v in versions if v["metadata"]["name"] == name), None)
@@ -50,7 +51,7 @@ def resolve_target(
             reasons.MODEL_VERSION_NOT_FOUND,
             f"no ModelVersion of model {policy.name} yet",
         )
-    ready = [v for v in of_model if _phase(v) == Phase.READY]
+    ready = [v for v in of_model if _phase(v) == Phase.READY and v["metadata"]["name"] not in lost]
     accepted = [
         v
         for v in ready
@@ -73,7 +74,9 @@ def resolve_target(
     return _target(newest), None
 
 
-Way = Literal["unresolved", "first", "steady", "hold_back", "replace", "canary", "promote"]
+Way = Literal[
+    "unresolved", "first", "steady", "hold_back", "challenge", "replace", "canary", "promote"
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Route:
     first       the first rollout: nothing is serving yet
     steady      the target is the serving version
     hold_back   the target failed and is held back until the spec changes
+    challenge   a newer version must first beat the serving one (rollout/challenge.py)
     replace     a rolling update of the stable Deployment to the target
     canary      canary step `step` of the target
     promote     every canary step passed: the stable Deployment rolls to the target
@@ -97,7 +101,9 @@ class Route:
 
 
 def route(seen: Seen) -> Route:
-    target, problem = resolve_target(seen.spec, seen.world.versions)
+    target, problem = resolve_target(
+        seen.spec, seen.world.versions, tuple(seen.old.lost_challengers)
+    )
     serving = seen.old.serving_version
     if target is None:
         return Route("unresolved", serving, problem=problem)
@@ -107,6 +113,8 @@ def route(seen: Seen) -> Route:
         return Route("steady", serving, target)
     if target.name == seen.held_back:
         return Route("hold_back", serving, target)
+    if challenge_applies(seen, serving, target):
+        return Route("challenge", serving, target)
     strategy = seen.spec.strategy
     if strategy.type == "RollingUpdate" or strategy.canary is None or serving not in seen.versions:
         return Route("replace", serving, target)
@@ -115,6 +123,24 @@ def route(seen: Seen) -> Route:
     if step >= len(strategy.canary.steps):
         return Route("promote", serving, target, step=step)
     return Route("canary", serving, target, step=step)
+
+
+def challenge_applies(seen: Seen, serving: str | None, target: Target) -> bool:
+    """Whether `target` must first beat `serving` (rollout/challenge.py): a model policy
+    that compares, a serving version that still exists, and no won verdict for the pair."""
+    policy = seen.spec.model
+    if policy is None or not policy.promotion.compare or serving is None:
+        return False
+    if target.name == serving or serving not in seen.versions:
+        return False
+    last = seen.old.challenge
+    won = (
+        last is not None
+        and last.verdict == "Won"
+        and last.challenger.name == target.name
+        and last.champion.name == serving
+    )
+    return not won
 
 
 def _phase(version: dict[str, Any]) -> str | None:
