@@ -93,7 +93,7 @@ ROWS = [
             "file:///store/datasets/ns/iris/" + "b" * 64 + "/data.parquet",
             "--holdout-of-snapshot",
         ),
-    ),  # fmt: skip
+    ),
     Row(
         "a retrain is compared on its production window's holdout",
         versions=(V1, V2_RETRAINED),
