@@ -62,6 +62,9 @@ def test_deployment_runs_the_server_with_the_version_it_serves() -> None:
     assert env["MLOPS_SERVE_SHA256"] == "b" * 64
     assert json.loads(env["MLOPS_SERVE_SIGNATURE"])["inputs"][0]["name"] == "x"
     assert env["MLOPS_SERVE_SAMPLE_URI"] == "file:///var/lib/mlops/store/samples/ns/iris/iris-v3"
+    # Labels belong to the deployment, whatever version served the prediction.
+    assert env["MLOPS_SERVE_LABELS_URI"] == "file:///var/lib/mlops/store/labels/ns/iris"
+    assert env["MLOPS_SERVE_MODEL_VERSION_NAME"] == "iris-v3"
     assert env["MLOPS_SERVE_SAMPLE_RATE"] == "0.1"
     assert env["MLOPS_SERVE_SAMPLE_BATCH_SIZE"] == "256"
     assert env["MLOPS_SERVE_SAMPLE_FLUSH_SECONDS"] == "60"

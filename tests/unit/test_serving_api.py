@@ -159,15 +159,17 @@ def test_records_endpoint(lr: TestClient) -> None:
     served = iris_onnx("logistic")
     rows = served.X.iloc[[0, 75, 149]]
     records = rows.to_dict(orient="records")
-    response = lr.post("/v1/models/iris/records", json=records)
+    header = {"X-Request-Id": "records-1"}
+    response = lr.post("/v1/models/iris/records", json=records, headers=header)
     assert response.status_code == 200, response.text
     body = response.json()
+    assert [r["id"] for r in body] == ["records-1/0", "records-1/1", "records-1/2"]
     assert [r["label"] for r in body] == served.estimator.predict(rows).tolist()
     expected = served.estimator.predict_proba(rows)
     for got, want in zip(body, expected, strict=True):
         assert list(got["probabilities"]) == ["setosa", "versicolor", "virginica"]
         np.testing.assert_allclose(list(got["probabilities"].values()), want, atol=1e-5)
-    wrapped = lr.post("/v1/models/iris/records", json={"records": records})
+    wrapped = lr.post("/v1/models/iris/records", json={"records": records}, headers=header)
     assert wrapped.json() == body
 
 

@@ -43,8 +43,10 @@ def test_sampling_writes_parquet_batches_with_feature_columns(tmp_path: Path) ->
     assert len(files) >= 2  # the remainder is flushed at shutdown
     assert all(f.name.endswith(".parquet") and "-" in f.name for f in files)
     frames = [pq.read_table(f).to_pandas() for f in files]
-    assert all(list(f.columns) == IRIS_FEATURES for f in frames)
-    written = np.concatenate([f.to_numpy() for f in frames])
+    # The features in signature order, then the reserved record columns.
+    assert all(list(f.columns)[:4] == IRIS_FEATURES for f in frames)
+    assert all(all(c.startswith("mlops.") for c in list(f.columns)[4:]) for f in frames)
+    written = np.concatenate([f[IRIS_FEATURES].to_numpy() for f in frames])
     assert written.shape == (121, 4)
     np.testing.assert_allclose(np.sort(written, axis=0), np.sort(rows[:121], axis=0), rtol=1e-6)
 

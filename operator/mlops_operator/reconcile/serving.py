@@ -98,9 +98,12 @@ def server_env(
 ) -> list[dict[str, Any]]:
     mv = workload.version
     sample_uri = paths.under(store, paths.samples_dir(namespace, deployment, workload.version_name))
+    # One labels directory per deployment: any pod of any version may receive the feedback.
+    labels_uri = paths.under(store, paths.labels_dir(namespace, deployment))
     values = {
         "MLOPS_SERVE_MODEL_NAME": mv.model,
         "MLOPS_SERVE_MODEL_VERSION": str(mv.version),
+        "MLOPS_SERVE_MODEL_VERSION_NAME": workload.version_name,
         "MLOPS_SERVE_ARTIFACT_URI": mv.artifact.uri,
         "MLOPS_SERVE_FORMAT": mv.artifact.format,
         "MLOPS_SERVE_SHA256": mv.artifact.sha256,
@@ -111,6 +114,7 @@ def server_env(
         "MLOPS_SERVE_SAMPLE_BATCH_SIZE": str(spec.sampling.batch_size),
         "MLOPS_SERVE_SAMPLE_FLUSH_SECONDS": str(spec.sampling.flush_seconds),
         "MLOPS_SERVE_SAMPLE_URI": sample_uri,
+        "MLOPS_SERVE_LABELS_URI": labels_uri,
     }
     return [{"name": k, "value": v} for k, v in values.items()]
 

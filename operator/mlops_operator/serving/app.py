@@ -2,8 +2,9 @@
 
 The endpoints live one module per protocol: protocol_v2 (Open Inference Protocol V2,
 with health and metadata), protocol_v1 (`:predict` on instances) and protocol_records
-(pandas-style JSON records). Errors become HTTP answers in errors, the model's state
-lives in state, and startup/shutdown in lifecycle.
+(pandas-style JSON records); feedback takes ground truth for earlier predictions. Errors
+become HTTP answers in errors, the model's state lives in state, and startup/shutdown in
+lifecycle.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import protocol_records, protocol_v1, protocol_v2
+from . import feedback, protocol_records, protocol_v1, protocol_v2
 from .config import ServeConfig
 from .errors import EXCEPTION_HANDLERS
 from .lifecycle import lifespan
@@ -56,6 +57,7 @@ def create_app(config: ServeConfig) -> Starlette:
         *(route for endpoint in inference for route in endpoint.routes()),
         *protocol_v2.routes(),
         *protocol_v1.routes(),
+        *feedback.routes(),
         Route("/metrics", metrics),
     ]
     fast_paths: dict[str, ASGIApp] = {

@@ -18,6 +18,8 @@ ENV_PREFIX = "MLOPS_SERVE_"
 @dataclass(frozen=True)
 class ServeConfig:
     model_name: str
+    # The version number (V2 `{version}`); the ModelVersion object's name, which sampled
+    # records carry, is model_version_name.
     model_version: str
     artifact_uri: str
     format: ModelFormat
@@ -32,11 +34,18 @@ class ServeConfig:
     sample_batch_size: int = SAMPLE_BATCH_SIZE
     sample_flush_seconds: float = float(SAMPLE_FLUSH_SECONDS)
     sample_queue_size: int = 1024
+    labels_uri: str | None = None
+    model_version_name: str | None = None
     max_body_bytes: int = 1_048_576
     drain_seconds: float = 5.0
     graceful_timeout: float = 20.0
     access_log: bool = False
     log_level: str = "info"
+
+    @property
+    def version_name(self) -> str:
+        """The ModelVersion a sampled prediction names (records.VERSION)."""
+        return self.model_version_name or self.model_version
 
 
 # (flag, type, help); the dataclass field is the flag with '-' -> '_', and has the default.
@@ -56,6 +65,8 @@ _FLAGS: tuple[tuple[str, type, str], ...] = (
     ("sample-batch-size", int, "rows per sample file"),
     ("sample-flush-seconds", float, "write a partial sample batch after this long"),
     ("sample-queue-size", int, "pending sampled requests before new ones are dropped"),
+    ("labels-uri", str, "URI prefix where feedback labels are written (none: no feedback)"),
+    ("model-version-name", str, "ModelVersion name in sampled records (default: model-version)"),
     ("max-body-bytes", int, "largest request body accepted (413 beyond)"),
     ("drain-seconds", float, "after SIGTERM: report not-ready this long before closing"),
     ("graceful-timeout", float, "then wait at most this long for in-flight requests"),

@@ -1,5 +1,8 @@
 """One inference request, whatever its protocol: read the body, decode, predict, encode, count.
 
+Each request gets an id and each of its rows a prediction id (ids.py); the answer carries
+them and the `X-Request-Id` header, and the sampler records them with the predictions.
+
 A protocol module supplies the decoder (request JSON -> feature columns) and the encoder
 (prediction -> response JSON); InferenceEndpoint does the rest, once for all protocols.
 It serves both as a Starlette route and as a raw ASGI app for the fast path.
@@ -18,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from . import ids
 from .errors import RequestError, error_payload, internal_error
 from .model import Prediction
 from .responses import JSON, json_bytes
@@ -25,18 +29,22 @@ from .signature import Columns
 from .state import ServerState
 
 Decoder = Callable[[Any], tuple[Columns, int]]
-# (state, request JSON, prediction, number of rows) -> response JSON
-Encoder = Callable[[ServerState, Any, Prediction, int], Any]
+# (state, request JSON, prediction, number of rows, request id, row ids) -> response JSON
+Encoder = Callable[[ServerState, Any, Prediction, int, str, list[str]], Any]
 
 # Requests with more rows than this run in a thread so one big batch cannot stall the loop;
 # smaller ones run inline, which is cheaper than a thread hand-off.
 INLINE_ROWS = 64
 
 _JSON_HEADER = (b"content-type", JSON.encode())
+_ID_HEADER = ids.HEADER.lower().encode()
 
 
 class InferenceEndpoint:
-    """One protocol's inference endpoint, at `paths` (templates over {name} and {version})."""
+    """One protocol's inference endpoint, at `paths` (templates over {name} and {version}).
+
+    `body_id`: the protocol's request body may carry the request id (V2 `id`).
+    """
 
     def __init__(
         self,
@@ -45,12 +53,15 @@ class InferenceEndpoint:
         paths: tuple[str, ...],
         decode: Decoder,
         encode: Encoder,
+        *,
+        body_id: bool = False,
     ) -> None:
         self.state = state
         self.endpoint = endpoint  # the `endpoint` label of the request metrics
         self.paths = paths
         self.decode = decode
         self.encode = encode
+        self.body_id = body_id
 
     def routes(self) -> list[Route]:
         return [Route(path, self.route, methods=["POST"]) for path in self.paths]
@@ -63,36 +74,54 @@ class InferenceEndpoint:
     async def route(self, request: Request) -> Response:
         # The fast path takes the exact paths of the model served here, so this route mostly
         # sees paths naming another model or version: check_model answers those with a 404.
-        status, payload = await self.answer(request.scope, request.receive, request.path_params)
-        return Response(payload, status, media_type=JSON)
+        status, payload, request_id = await self.answer(
+            request.scope, request.receive, request.path_params
+        )
+        headers = {ids.HEADER: request_id} if request_id is not None else None
+        return Response(payload, status, headers=headers, media_type=JSON)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, payload = await self.answer(scope, receive)
+        status, payload, request_id = await self.answer(scope, receive)
         headers = [_JSON_HEADER, (b"content-length", str(len(payload)).encode())]
+        if request_id is not None:
+            headers.append((_ID_HEADER, request_id.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
     async def answer(
         self, scope: Scope, receive: Receive, path_params: Mapping[str, Any] | None = None
-    ) -> tuple[int, bytes]:
-        """Status and body for the request; every outcome, error or not, is counted."""
+    ) -> tuple[int, bytes, str | None]:
+        """Status, body and request id (None while unknown, e.g. for a bad id header) for the
+        request; every outcome, error or not, is counted."""
         started = time.perf_counter()
+        request_id: str | None = None
         try:
+            for key, value in scope["headers"]:
+                if key == ids.HEADER_KEY:
+                    request_id = ids.from_header(value)
+                    break
             if path_params is not None:
                 self.state.check_model(path_params)
             raw = await read_body(scope, receive, self.state.config.max_body_bytes)
-            status, payload = 200, await self.predict(raw)
+            body = parse_json(raw)
+            if self.body_id and isinstance(body, dict):
+                given = body.get("id")
+                if isinstance(given, str) and given:
+                    request_id = ids.from_body(given)
+            if request_id is None:
+                request_id = ids.generate()
+            status, payload = 200, await self.predict(body, request_id)
         except RequestError as exc:
             status, payload = error_payload(exc)
         self.state.metrics.request(self.endpoint, status, time.perf_counter() - started)
-        return status, payload
+        return status, payload, request_id
 
-    async def predict(self, raw: bytes) -> bytes:
+    async def predict(self, body: Any, request_id: str) -> bytes:
         try:
-            body = parse_json(raw)
             columns, n = self.decode(body)
-            prediction = await run_model(self.state, columns, n)
-            return json_bytes(self.encode(self.state, body, prediction, n))
+            row_ids = ids.row_ids(request_id, n)
+            prediction = await run_model(self.state, columns, n, row_ids)
+            return json_bytes(self.encode(self.state, body, prediction, n, request_id, row_ids))
         except RequestError:
             raise
         except Exception as exc:
@@ -132,8 +161,8 @@ def parse_json(raw: bytes) -> Any:
         raise RequestError(f"malformed JSON: {exc}") from None
 
 
-async def run_model(state: ServerState, columns: Columns, n: int) -> Prediction:
-    """Predict, then count the predictions and offer the rows to the drift sampler."""
+async def run_model(state: ServerState, columns: Columns, n: int, row_ids: list[str]) -> Prediction:
+    """Predict, then count the predictions and offer the rows to the sampler."""
     model = state.model
     if model is None:
         raise RequestError(f"model is not ready: {state.not_ready_reason()}", 503)
@@ -148,5 +177,5 @@ async def run_model(state: ServerState, columns: Columns, n: int) -> Prediction:
         metrics.predicted_values(prediction.values)
     sampler = state.sampler
     if sampler is not None:
-        sampler.offer(columns, n)
+        sampler.offer(columns, n, row_ids, prediction)
     return prediction

@@ -22,8 +22,9 @@ log = logging.getLogger("mlops_operator.serving")
 def lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
-        if state.sampler is not None:
-            state.sampler.start()
+        writers = [w for w in (state.sampler, state.labels) if w is not None]
+        for writer in writers:
+            writer.start()
         restore = drain_on_sigterm(state, state.config.drain_seconds)
         # Loading can take a while: the server starts at once, live but not ready.
         loading = asyncio.get_running_loop().run_in_executor(None, state.load)
@@ -34,8 +35,10 @@ def lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextMa
             state.metrics.ready.set(0)
             restore()
             await loading
-            if state.sampler is not None:
-                await run_in_threadpool(state.sampler.close)
+            # After uvicorn has finished the in-flight requests: every accepted label and
+            # every sampled prediction is written before the process exits.
+            for writer in writers:
+                await run_in_threadpool(writer.close)
 
     return run
 

@@ -26,6 +26,11 @@ LATENCY_BUCKETS = (
 _POSITIVE = (0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 VALUE_BUCKETS = tuple(sorted({-v for v in _POSITIVE} | {0.0} | set(_POSITIVE)))
 INFERENCE_ENDPOINTS = ("v2_infer", "v1_predict", "v1_records")
+FEEDBACK_LABELS = "mlops_feedback_labels_total"
+FEEDBACK_REJECTED = "mlops_feedback_rejected_total"
+# Why a feedback request was refused: a bad body (400), another model (404), no label
+# store configured (503), the label buffer full (503).
+FEEDBACK_REJECT_REASONS = ("invalid", "unknown_model", "no_store", "full")
 
 
 class ServingMetrics:
@@ -69,10 +74,30 @@ class ServingMetrics:
             "mlops_serving_sample_write_errors_total", "Failed sample file writes", labels,
             registry=r,
         ).labels(model, version)  # fmt: skip
+        # Ground truth received at the feedback endpoint (feedback.py).
+        self.feedback_labels = Counter(
+            FEEDBACK_LABELS, "Labels accepted by the feedback endpoint", labels, registry=r
+        ).labels(model, version)
+        self._feedback_rejected = Counter(
+            FEEDBACK_REJECTED, "Feedback requests refused, by reason", (*labels, "reason"),
+            registry=r,
+        )  # fmt: skip
+        self.feedback_dropped_labels = Counter(
+            "mlops_feedback_dropped_labels_total",
+            "Accepted labels lost because their write to the store failed", labels, registry=r,
+        ).labels(model, version)  # fmt: skip
+        self.feedback_files = Counter(
+            "mlops_feedback_files_total", "Label files written", labels, registry=r
+        ).labels(model, version)
+        self.feedback_write_errors = Counter(
+            "mlops_feedback_write_errors_total", "Failed label file writes", labels, registry=r
+        ).labels(model, version)
         self.ready = Gauge(
             "mlops_serving_model_ready", "1 when the model is loaded and serving", labels,
             registry=r, multiprocess_mode="livemin",
         ).labels(model, version)  # fmt: skip
+        for reason in FEEDBACK_REJECT_REASONS:  # exported at 0, so rate() works from the start
+            self._feedback_rejected.labels(model, version, reason)
         self._request_children: dict[tuple[str, int], Any] = {}
         self._latency_children = {
             e: self._latency.labels(model, version, e) for e in INFERENCE_ENDPOINTS
@@ -88,6 +113,9 @@ class ServingMetrics:
         child.inc()
         if seconds is not None:
             self._latency_children[endpoint].observe(seconds)
+
+    def feedback_rejected(self, reason: str) -> None:
+        self._feedback_rejected.labels(self.model, self.version, reason).inc()
 
     def predicted_classes(self, labels: np.ndarray) -> None:
         n = labels.shape[0]

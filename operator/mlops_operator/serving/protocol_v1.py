@@ -24,14 +24,18 @@ def routes() -> list[Route]:
     return [Route("/v1/models/{name}", model_status)]
 
 
-def encode(state: ServerState, body: Any, prediction: Prediction, n: int) -> Any:
+def encode(
+    state: ServerState, body: Any, prediction: Prediction, n: int, request_id: str, ids: list[str]
+) -> Any:
     if prediction.labels is not None:
         out: dict[str, Any] = {"predictions": prediction.labels.tolist()}
         if prediction.probabilities is not None:
             out["probabilities"] = prediction.probabilities.tolist()
-        return out
-    assert prediction.values is not None
-    return {"predictions": prediction.values.tolist()}
+    else:
+        assert prediction.values is not None
+        out = {"predictions": prediction.values.tolist()}
+    out["ids"] = ids  # row i's prediction id, for the feedback endpoint
+    return out
 
 
 async def model_status(request: Request) -> Response:

@@ -17,7 +17,9 @@ from .state import ServerState
 
 def infer(state: ServerState) -> InferenceEndpoint:
     paths = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
-    return InferenceEndpoint(state, "v2_infer", paths, state.signature.from_v2, encode)
+    return InferenceEndpoint(
+        state, "v2_infer", paths, state.signature.from_v2, encode, body_id=True
+    )
 
 
 def routes() -> list[Route]:
@@ -33,14 +35,19 @@ def routes() -> list[Route]:
     ]
 
 
-def encode(state: ServerState, body: Any, prediction: Prediction, n: int) -> Any:
+def encode(
+    state: ServerState, body: Any, prediction: Prediction, n: int, request_id: str, ids: list[str]
+) -> Any:
+    # `id` is the request's own when it sent one (V2 asks for the echo), else the one given
+    # to it; rows of a batch have ids of their own, listed in `parameters`.
     out: dict[str, Any] = {
+        "id": request_id,
         "model_name": state.name,
         "model_version": state.version,
         "outputs": outputs(prediction, n),
     }
-    if isinstance(body.get("id"), str):  # the request's id is echoed, as V2 asks
-        out["id"] = body["id"]
+    if n > 1:
+        out["parameters"] = {"prediction_ids": ids}
     return out
 
 

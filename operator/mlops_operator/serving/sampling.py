@@ -1,32 +1,45 @@
-"""Drift sampling: a fraction of request rows, written as Parquet batches off the request path.
+"""Prediction sampling: a fraction of predicted rows, as records the monitors can read and join.
 
-`offer()` is called on the request path: it draws random numbers and appends the kept
-rows to a bounded in-memory buffer under an uncontended lock; a full buffer drops them
-and counts the drop. It never wakes the writer: a daemon thread polls the buffer a few
-times a second (waking a thread per request costs more than the sampling itself), and
-writes `<uri>/<UTC timestamp>-<random>.parquet` through fsspec when a batch is full, when
-it is old enough, and on close. Write failures are logged and counted, never raised to a
-request.
+`offer()` runs on the request path after the model has answered: it draws one random number
+per row and queues the kept rows, with their ids and predictions, in a BatchWriter
+(writer.py), which writes them as Parquet off the request path. A full buffer drops them
+and counts the drop.
+
+A sample file holds, per kept row, the feature columns of the signature (in its datatypes,
+as sent) and the reserved columns of artifacts/records: the prediction id, the time, the
+ModelVersion, the prediction and, for classifiers, one probability column per class. The
+drift check reads only the feature columns; performance monitoring joins the rest with the
+labels sent to the feedback endpoint, so only sampled predictions can ever be scored.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import secrets
-import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..artifacts import records
 from .metrics import ServingMetrics
+from .model import Prediction
 from .signature import Column, Columns
+from .writer import BatchWriter, WriterCounters
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-POLL_SECONDS = 0.25
+
+class Sampled(NamedTuple):
+    """The kept rows of one request."""
+
+    columns: Columns
+    ids: list[str]
+    time_us: int  # when the prediction was made, microseconds since the epoch (UTC)
+    predicted: np.ndarray  # labels (classifier) or values (regressor)
+    probabilities: np.ndarray | None
+    is_label: bool  # predicted holds class labels
 
 
 class Sampler:
@@ -35,113 +48,116 @@ class Sampler:
         uri: str,
         columns: Sequence[Column],
         *,
+        version: str,
         rate: float,
         batch_size: int,
         flush_seconds: float,
         queue_size: int,
         metrics: ServingMetrics,
     ) -> None:
-        self.uri = uri.rstrip("/")
         self.columns = tuple(columns)
+        self.version = version
         self.rate = rate
-        self.batch_size = batch_size
-        self.flush_seconds = flush_seconds
-        self.metrics = metrics
-        self.queue_size = queue_size
-        self._buffer: list[Columns] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        # The model's class names, set once it has loaded (probability column names).
+        self.class_labels: list[str] | None = None
         self._random = random.random
         self._rng = np.random.default_rng()
-        self._thread = threading.Thread(target=self._run, name="drift-sampler", daemon=True)
-        self._started = False
+        counters = WriterCounters(
+            kept=metrics.sampled_rows,
+            dropped=metrics.sample_dropped_rows,
+            files=metrics.sample_files,
+            write_errors=metrics.sample_write_errors,
+            refused=metrics.sample_dropped_rows,  # a sampled row is dropped, not refused
+        )
+        self.writer: BatchWriter[Sampled] = BatchWriter(
+            uri,
+            self.table,
+            name="prediction sampler",
+            batch_size=batch_size,
+            flush_seconds=flush_seconds,
+            max_entries=queue_size,
+            max_rows=None,
+            counters=counters,
+        )
+        self.uri = self.writer.uri
 
     def start(self) -> None:
-        if not self._started:
-            # Imported here, not at the first write: a first import on the writer thread
-            # would hold the GIL long enough to stall requests.
-            import fsspec
-            import pyarrow.parquet  # noqa: F401
-
-            try:  # resolves (and imports) the store's filesystem implementation
-                fsspec.core.url_to_fs(self.uri)
-            except Exception:
-                log.warning("sample store %s is not usable yet", self.uri, exc_info=True)
-
-            self._started = True
-            self._thread.start()
-
-    def offer(self, columns: Columns, n: int) -> None:
-        """Queue a random `rate` share of the n request rows; never blocks, never raises."""
-        if n == 1:
-            if self._random() >= self.rate:
-                return
-            picked = columns
-            count = 1
-        else:
-            mask = self._rng.random(n) < self.rate
-            count = int(mask.sum())
-            if count == 0:
-                return
-            picked = [c[mask] for c in columns]
-        with self._lock:
-            if len(self._buffer) < self.queue_size:
-                self._buffer.append(picked)
-                kept = True
-            else:
-                kept = False
-        if kept:
-            self.metrics.sampled_rows.inc(count)
-        else:
-            self.metrics.sample_dropped_rows.inc(count)
+        self.writer.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is pending and stop the thread."""
-        if self._started:
-            self._stop.set()
-            self._thread.join(timeout)
+        self.writer.close(timeout)
 
-    def _take(self) -> list[Columns]:
-        with self._lock:
-            taken, self._buffer = self._buffer, []
-        return taken
-
-    def _run(self) -> None:
-        pending: list[Columns] = []
-        rows = 0
-        started = time.monotonic()
-        while True:
-            stop = self._stop.wait(POLL_SECONDS)
-            taken = self._take()
-            if taken and not pending:
-                started = time.monotonic()
-            pending.extend(taken)
-            rows += sum(len(item[0]) for item in taken)
-            due = time.monotonic() - started >= self.flush_seconds
-            if pending and (stop or rows >= self.batch_size or due):
-                self._write(pending, rows)
-                pending, rows = [], 0
-            if stop:
+    def offer(self, columns: Columns, n: int, ids: list[str], prediction: Prediction) -> None:
+        """Queue a random `rate` share of the n predicted rows; never blocks, never raises."""
+        is_label = prediction.labels is not None
+        predicted = prediction.labels if is_label else prediction.values
+        if predicted is None:
+            return
+        probabilities = prediction.probabilities
+        if n == 1:  # the common case: one draw, no arrays built
+            if self._random() >= self.rate:
                 return
+            now = time.time_ns() // 1000
+            self.writer.put(Sampled(columns, ids, now, predicted, probabilities, is_label), 1)
+            return
+        mask = self._rng.random(n) < self.rate
+        kept = np.flatnonzero(mask)
+        if kept.size == 0:
+            return
+        entry = Sampled(
+            [c[kept] for c in columns],
+            [ids[i] for i in kept.tolist()],
+            time.time_ns() // 1000,
+            predicted[kept],
+            None if probabilities is None else probabilities[kept],
+            is_label,
+        )
+        self.writer.put(entry, int(kept.size))
 
-    def _write(self, batches: list[Columns], rows: int) -> None:
-        try:
-            import fsspec
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    def table(self, entries: list[Sampled]) -> pa.Table:
+        """The file of the pending entries: features, then the reserved record columns."""
+        import pyarrow as pa
 
-            arrays = {}
-            for i, column in enumerate(self.columns):
-                values = np.concatenate([b[i].reshape(-1) for b in batches])
-                arrays[column.name] = pa.array(values.tolist() if column.is_bytes else values)
-            table = pa.table(arrays)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            path = f"{self.uri}/{stamp}-{secrets.token_hex(4)}.parquet"
-            with fsspec.open(path, "wb", auto_mkdir=True) as handle:
-                pq.write_table(table, handle)
-            self.metrics.sample_files.inc()
-        except Exception:
-            # Anything can go wrong in a remote store; the server must keep serving.
-            log.exception("writing %d sampled rows to %s failed; they are dropped", rows, self.uri)
-            self.metrics.sample_write_errors.inc()
-            self.metrics.sample_dropped_rows.inc(rows)
+        arrays: dict[str, pa.Array] = {}
+        for i, column in enumerate(self.columns):
+            values = np.concatenate([e.columns[i].reshape(-1) for e in entries])
+            arrays[column.name] = pa.array(values.tolist() if column.is_bytes else values)
+        ids = [row_id for e in entries for row_id in e.ids]
+        rows = len(ids)
+        arrays[records.ID] = pa.array(ids, pa.string())
+        times = np.concatenate([np.full(len(e.ids), e.time_us, np.int64) for e in entries])
+        arrays[records.TIME] = pa.array(times, pa.timestamp("us", tz="UTC"))
+        arrays[records.VERSION] = pa.array([self.version] * rows, pa.string())
+        predicted = np.concatenate([e.predicted.reshape(-1) for e in entries])
+        arrays[records.PREDICTION] = _prediction_array(predicted, entries[0].is_label)
+        probabilities = [e.probabilities for e in entries if e.probabilities is not None]
+        if len(probabilities) == len(entries):
+            matrix = np.concatenate(probabilities).reshape(rows, -1).astype(np.float64)
+            for j, name in enumerate(self._class_names(matrix.shape[1])):
+                arrays[records.probability_column(name)] = pa.array(matrix[:, j])
+        return pa.table(arrays)
+
+    def _class_names(self, width: int) -> list[str]:
+        """The model's class labels, in probability column order; else column indices."""
+        labels = self.class_labels
+        if labels is not None and len(labels) == width:
+            return [str(label) for label in labels]
+        return [str(j) for j in range(width)]
+
+
+def _prediction_array(predicted: np.ndarray, is_label: bool) -> pa.Array:
+    """Regression values as float64; class labels as int64 or strings (records.PREDICTION).
+
+    A classifier fitted on float targets predicts floats: integral ones are stored as int64
+    (what a label 1 or 1.0 sent as feedback is meant to match), any other as text.
+    """
+    import pyarrow as pa
+
+    if not is_label:
+        return pa.array(predicted.astype(np.float64))
+    kind = predicted.dtype.kind
+    if kind in "iub":
+        return pa.array(predicted.astype(np.int64))
+    if kind == "f" and np.all(np.isfinite(predicted)) and np.all(predicted == np.round(predicted)):
+        return pa.array(predicted.astype(np.int64))
+    return pa.array([str(v) for v in predicted.tolist()], pa.string())

@@ -1,4 +1,5 @@
-"""What every endpoint shares: the model being served (or why it is not), readiness, sampling."""
+"""What every endpoint shares: the model being served (or why it is not), readiness, sampling,
+the label store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from . import model as model_module
 from .config import ServeConfig
 from .errors import RequestError
+from .labels import LabelWriter
 from .metrics import ServingMetrics
 from .model import LoadedModel
 from .sampling import Sampler
@@ -35,10 +37,19 @@ class ServerState:
             self.sampler = Sampler(
                 config.sample_uri,
                 self.signature.columns,
+                version=config.version_name,
                 rate=config.sample_rate,
                 batch_size=config.sample_batch_size,
                 flush_seconds=config.sample_flush_seconds,
                 queue_size=config.sample_queue_size,
+                metrics=self.metrics,
+            )
+        self.labels: LabelWriter | None = None
+        if config.labels_uri:
+            self.labels = LabelWriter(
+                config.labels_uri,
+                batch_size=config.sample_batch_size,
+                flush_seconds=config.sample_flush_seconds,
                 metrics=self.metrics,
             )
 
@@ -61,6 +72,8 @@ class ServerState:
         # full passes, which would otherwise walk it and stall requests (p99 spikes).
         gc.collect()
         gc.freeze()
+        if self.sampler is not None:
+            self.sampler.class_labels = self.model.class_labels
         self.metrics.ready.set(1)
         log.info(
             "model %s version %s loaded (%s, %s)",
@@ -74,13 +87,16 @@ class ServerState:
             return f"model failed to load: {self.load_error}"
         return "model is still loading"
 
-    def check_model(self, path_params: Mapping[str, Any]) -> None:
-        """A 404 unless the path names the model served here (and its version, if it names one)."""
+    def check_model(self, path_params: Mapping[str, Any], *, any_version: bool = False) -> None:
+        """A 404 unless the path names the model served here (and its version, if it names one
+        and `any_version` is false)."""
         name, version = self.name, self.version
         if path_params["name"] != name:
             raise RequestError(
                 f"model '{path_params['name']}' not found; this server serves '{name}'", 404
             )
+        if any_version:
+            return
         wanted = path_params.get("version")
         if wanted is not None and wanted != version:
             raise RequestError(
