@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 _POD_COMMANDS = (
     ("profile", "mlops_operator.training.profile_cli", "profile and snapshot a Dataset (Job pod)"),
     ("train", "mlops_operator.training.train_cli", "fit and register a model (Job pod)"),
+    (
+        "compare",
+        "mlops_operator.training.compare_cli",
+        "score a champion and a challenger model on the same rows (Job pod)",
+    ),
     ("serve", "mlops_operator.serving.cli", "serve a ModelVersion (Deployment pod)"),
 )
 

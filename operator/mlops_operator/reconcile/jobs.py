@@ -1,7 +1,9 @@
-"""batch/v1 Jobs for profiling and training: the manifest, and what an observed Job means."""
+"""batch/v1 Jobs for profiling, training and champion/challenger comparison: the manifest,
+and what an observed Job means."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -90,6 +92,89 @@ def job_manifest(
         },
         "spec": spec,
     }
+
+
+# What `mlops-operator compare` scores on (its result's `data.kind`).
+PRODUCTION_HOLDOUT: Final = "production-holdout"
+DATASET_HOLDOUT: Final = "dataset-holdout"
+COMPARE_DEADLINE_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A ModelVersion in a comparison: its name, verified artifact and spec.signature (wire)."""
+
+    name: str
+    artifact_uri: str
+    sha256: str
+    signature: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything `mlops-operator compare` is told (docs/artifacts.md)."""
+
+    champion: Contender
+    challenger: Contender
+    data_uri: str  # a production window's holdout.parquet, or a Dataset snapshot
+    data_kind: Literal["production-holdout", "dataset-holdout"]
+    target: str
+    task: str
+    metric: str
+    result_uri: str
+    data_sha256: str | None = None  # the Dataset version, for a snapshot
+    split: dict[str, Any] | None = None  # the TrainingJob's spec.split (wire), for a snapshot
+
+
+def compare_args(comparison: Comparison) -> list[str]:
+    args = ["compare"]
+    for role, contender in (("champion", comparison.champion),
+                            ("challenger", comparison.challenger)):  # fmt: skip
+        args += [
+            f"--{role}", f"{contender.name}={contender.artifact_uri}@{contender.sha256}",
+            f"--{role}-signature", _compact(contender.signature),
+        ]  # fmt: skip
+    args += [
+        "--data", comparison.data_uri,
+        "--target", comparison.target,
+        "--task", comparison.task,
+        "--metric", comparison.metric,
+        "--result-uri", comparison.result_uri,
+    ]  # fmt: skip
+    if comparison.data_sha256:
+        args += ["--data-sha256", comparison.data_sha256]
+    if comparison.data_kind == DATASET_HOLDOUT:
+        args += ["--holdout-of-snapshot", "--split-json", _compact(comparison.split or {})]
+    return args
+
+
+def compare_job(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    owner: dict[str, Any],
+    comparison: Comparison,
+    config: OperatorConfig,
+    *,
+    image: str | None = None,
+    resources: dict[str, Any] | None = None,
+    active_deadline_seconds: int = COMPARE_DEADLINE_SECONDS,
+) -> dict[str, Any]:
+    """The Job that runs `mlops-operator compare`: the training Job's pod (security, store
+    volume and env), no retry (the same inputs give the same result), a deadline."""
+    settings = JobSettings(
+        image=image or config.image,
+        args=compare_args(comparison),
+        resources=resources,
+        backoff_limit=0,
+        active_deadline_seconds=active_deadline_seconds,
+    )
+    return job_manifest(name, namespace, labels, owner, settings, config)
+
+
+def _compact(document: dict[str, Any]) -> str:
+    # Sorted keys: the same inputs give byte-identical args.
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,27 @@ def splits(
 def score(model: Pipeline, x: pd.DataFrame, y: pd.Series, names: list[str]) -> dict[str, float]:
     """The requested metrics of a fitted model; one that cannot be computed is left out."""
     pred = model.predict(x)
+    classes = [str(c) for c in getattr(model, "classes_", [])]
+    proba = None
+    if classes and "roc_auc" in names and hasattr(model, "predict_proba") and y.nunique() > 1:
+        proba = model.predict_proba(x)
+    return score_predictions(y, pred, names, classes, proba)
+
+
+def score_predictions(
+    y: pd.Series,
+    pred: Any,
+    names: list[str],
+    classes: list[str] | None = None,
+    proba: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The requested metrics of predictions `pred` (and, for roc_auc, the class probabilities
+    `proba`, columns in `classes` order) against `y`; one that cannot be computed is left out.
+
+    `classes` (a classifier's, as strings) makes it a classification score: binary metrics
+    take `classes[1]` as the positive class, multiclass ones are macro averages. Training's
+    metrics and the champion/challenger comparison both come from here, so they compare.
+    """
     out: dict[str, float] = {}
     if "rmse" in names:
         out["rmse"] = float(np.sqrt(skm.mean_squared_error(y, pred)))
@@ -66,7 +87,6 @@ def score(model: Pipeline, x: pd.DataFrame, y: pd.Series, names: list[str]) -> d
         out["mae"] = float(skm.mean_absolute_error(y, pred))
     if "r2" in names and len(y) > 1:
         out["r2"] = float(skm.r2_score(y, pred))
-    classes = [str(c) for c in getattr(model, "classes_", [])]
     if not classes:
         return out
     binary = len(classes) == 2
@@ -83,8 +103,7 @@ def score(model: Pipeline, x: pd.DataFrame, y: pd.Series, names: list[str]) -> d
             out["precision"] = float(skm.precision_score(y, pred, zero_division=0, **averaging))
         if "recall" in names:
             out["recall"] = float(skm.recall_score(y, pred, zero_division=0, **averaging))
-    if "roc_auc" in names and hasattr(model, "predict_proba") and y.nunique() > 1:
-        proba = model.predict_proba(x)
+    if "roc_auc" in names and proba is not None and y.nunique() > 1:
         if binary:
             out["roc_auc"] = float(skm.roc_auc_score(y == classes[1], proba[:, 1]))
         elif y.nunique() == len(classes):
