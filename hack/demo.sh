@@ -256,24 +256,46 @@ a = json.loads(sys.stdin.read())
 print("; ".join(f"{x} -> {y} (p={max(p):.2f})" for x, y, p in zip(a["instances"], a["predictions"], a["probabilities"])))')"
 say "time from kubectl apply to the first served prediction: $((served - applied))s"
 
-client_start demo-drift drift "$URL" --rows 400 --shift 3.0
-out=$(client_result demo-drift 300) || fail "drifted traffic: $out"
-say "drifted traffic sent to Service iris: $out (petal length and width +3 cm)"
+# ---------------------------------------------------------------------- the loop, on real outcomes
+# perf VERSION: the monitor's realized accuracy of VERSION, once it has judged enough labels.
+perf_of() { [ "$(get driftmonitor/iris '{.status.performance.version}')" = "$1" ] &&
+  has_field driftmonitor/iris '{.status.performance.realized}'; }
+perf_line() {
+  get driftmonitor/iris '{.status.performance.version}{": accuracy "}{.status.performance.realized}{" realized on "}{.status.performance.labeled}{" labeled predictions, "}{.status.performance.estimated}{" estimated without labels, "}{.status.performance.training}{" in training"}'
+}
+json_field() { "$PY" -c "import json,sys; print(json.loads(sys.stdin.read())[\"$1\"])"; }
 
-wait_until 300 "DriftMonitor iris Drifted=True" condition driftmonitor/iris Drifted True
-say "DriftMonitor iris Drifted: $(get driftmonitor/iris '{.status.conditions[?(@.type=="Drifted")].message}')"
-k get driftmonitor/iris -o jsonpath='{range .status.features[*]}{.name}{"\t"}{.test}{"\t"}{.statistic}{"\t"}{.pValue}{"\t"}{.drifted}{"\n"}{end}' |
-  awk -F'\t' '{printf "             %-16s %s D=%.3f p=%.3g drifted=%s\n", $1, $2, $3, $4, $5}'
+client_start demo-labeled-1 labeled "$URL" --rows 200 --seed 1
+out=$(client_result demo-labeled-1 300) || fail "labeled traffic: $out"
+say "200 requests, their true species sent to POST /v2/models/iris/feedback: answers $(echo "$out" | json_field accuracy) right"
+wait_until 180 "the monitor's verdict on iris-v1" perf_of iris-v1
+say "live accuracy before the shift: $(perf_line)"
+
+# The world changes: a new instrument measures petals 3 cm longer and wider; same species.
+client_start demo-labeled-2 labeled "$URL" --rows 400 --shift 3.0 --seed 2
+out=$(client_result demo-labeled-2 300) || fail "shifted labeled traffic: $out"
+say "400 requests measured by the new instrument (+3 cm petals), labeled: answers $(echo "$out" | json_field accuracy) right"
+wait_until 240 "DriftMonitor iris PerformanceDegraded=True" condition driftmonitor/iris PerformanceDegraded True
+say "live accuracy after the shift: $(perf_line)"
+say "PerformanceDegraded: $(get driftmonitor/iris '{.status.conditions[?(@.type=="PerformanceDegraded")].message}')"
 
 wait_until 60 "the retrain TrainingJob" has_field driftmonitor/iris '{.status.lastRetrain.trainingJob}'
 retrain=$(get driftmonitor/iris '{.status.lastRetrain.trainingJob}')
-[ -n "$retrain" ] || fail "DriftMonitor iris names no retrain TrainingJob"
-say "retrain triggered: TrainingJob $retrain"
-# Traffic during the rollout: V2 requests until 50 in a row come from the new version.
-client_start demo-load load "$URL" --until-version 2 --seconds 480
+say "retrain triggered by $(get driftmonitor/iris '{.status.lastRetrain.trigger}'): TrainingJob $retrain on Dataset" \
+  "$(get driftmonitor/iris '{.status.lastRetrain.dataset}') ($(get driftmonitor/iris '{.status.performance.window.trainRows}') labeled production rows;" \
+  "$(get driftmonitor/iris '{.status.performance.window.holdoutRows}') held out for the comparison)"
+# Traffic during the rollout, from the new instrument: V2 requests until 50 in a row come
+# from the new version.
 wait_until 600 "TrainingJob $retrain Succeeded" field_is "trainingjob/$retrain" '{.status.phase}' Succeeded
 new_version=$(get "trainingjob/$retrain" '{.status.modelVersion}')
 say "TrainingJob $retrain Succeeded: metrics $(get "trainingjob/$retrain" '{.status.metrics}') -> ModelVersion $new_version"
+
+wait_until 300 "the champion/challenger verdict" has_field "modelversion/$new_version" '{.status.challenge.verdict}'
+say "champion vs challenger on $(get modeldeployment/iris '{.status.challenge.data.rows}') held-out production rows:" \
+  "$(get modeldeployment/iris '{.status.challenge.message}')"
+[ "$(get "modelversion/$new_version" '{.status.challenge.verdict}')" = Won ] ||
+  fail "challenger $new_version did not win: $(get modeldeployment/iris '{.status.challenge.message}')"
+client_start demo-load load "$URL" --until-version "${new_version##*-v}" --seconds 480 --shift 3.0
 
 wait_until 480 "ModelDeployment iris serving $new_version" field_is modeldeployment/iris '{.status.servingVersion}' "$new_version"
 wait_until 120 "ModelDeployment iris Ready" condition modeldeployment/iris Ready True
@@ -283,6 +305,12 @@ k get events --field-selector involvedObject.kind=ModelDeployment,involvedObject
   grep -F "$new_version" | sed 's/^/             /'
 out=$(client_result demo-load 120) || fail "requests failed during the rollout: $out"
 say "traffic during the rollout: $out"
+
+client_start demo-labeled-3 labeled "$URL" --rows 200 --shift 3.0 --seed 3
+out=$(client_result demo-labeled-3 300) || fail "labeled traffic after the rollout: $out"
+say "200 more requests from the new instrument, labeled: answers $(echo "$out" | json_field accuracy) right"
+wait_until 180 "the monitor's verdict on $new_version" perf_of "$new_version"
+say "live accuracy after promotion: $(perf_line)"
 
 say "kubectl get mlops -n $NS"
 k get mlops

@@ -6,7 +6,11 @@ whose Services the host cannot reach.
 
     demo_client.py predict URL            one V1 :predict of two flowers
     demo_client.py drift URL [--rows N]   N iris rows with the petal features shifted (+3 cm)
-    demo_client.py load URL --until-version V [--seconds S]
+    demo_client.py labeled URL [--rows N] [--shift S]
+                                          N iris rows (petal features shifted by S cm) predicted,
+                                          then their true species sent to the feedback endpoint;
+                                          prints the accuracy of the answers
+    demo_client.py load URL --until-version V [--seconds S] [--shift S]
                                           V2 /infer from 4 threads until 50 answers in a row come
                                           from version V; counts answers per version and failures
 
@@ -28,11 +32,53 @@ MODEL = "iris"
 FEATURES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 
 
-def iris_rows() -> list[list[float]]:
+def iris_rows(shift: float = 0.0) -> list[list[float]]:
+    """The 150 iris flowers; `shift` cm added to the petal length and width (a new instrument:
+    the same species, measured differently)."""
     from sklearn.datasets import load_iris
 
     rows: list[list[float]] = load_iris().data.tolist()
-    return rows
+    return [[a, b, c + shift, d + shift] for a, b, c, d in rows]
+
+
+def iris_species() -> list[str]:
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    return [str(bunch.target_names[t]) for t in bunch.target]
+
+
+def labeled(base: str, rows: int, shift: float, seed: int = 0) -> int:
+    """Predict `rows` flowers 10 at a time, then send each prediction's true species to the
+    feedback endpoint by its prediction id (as a labelling team would, later)."""
+    import random
+
+    flowers, species = iris_rows(shift), iris_species()
+    order = list(range(len(flowers)))
+    random.Random(seed).shuffle(order)
+    picked = [order[i % len(order)] for i in range(rows)]
+    right = sent = accepted = failed = 0
+    for start in range(0, len(picked), 10):
+        batch = picked[start : start + 10]
+        try:
+            answer = post(
+                f"{base}/v1/models/{MODEL}:predict", {"instances": [flowers[i] for i in batch]}
+            )
+            labels = [
+                {"id": pid, "label": species[i]}
+                for pid, i in zip(answer["ids"], batch, strict=True)
+            ]
+            right += sum(p == species[i] for p, i in zip(answer["predictions"], batch, strict=True))
+            sent += len(batch)
+            accepted += int(
+                post(f"{base}/v2/models/{MODEL}/feedback", {"labels": labels})["accepted"]
+            )
+        except (urllib.error.URLError, OSError, KeyError, ValueError):
+            failed += len(batch)
+    accuracy = round(right / sent, 4) if sent else None
+    print(json.dumps({"rows": sent, "accuracy": accuracy, "labelsAccepted": accepted,
+                      "failedRows": failed, "shift": shift}))  # fmt: skip
+    return 1 if failed else 0
 
 
 def post(url: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -75,8 +121,10 @@ def v2_body(row: list[float]) -> dict[str, Any]:
     }
 
 
-def load(base: str, until_version: str, seconds: float, threads: int = 4) -> int:
-    rows = iris_rows()
+def load(
+    base: str, until_version: str, seconds: float, threads: int = 4, shift: float = 0.0
+) -> int:
+    rows = iris_rows(shift)
     lock = threading.Lock()
     versions: dict[str, int] = {}
     failures: list[str] = []
@@ -125,11 +173,15 @@ def load(base: str, until_version: str, seconds: float, threads: int = 4) -> int
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="demo_client.py")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("predict", "drift", "load"):
+    for name in ("predict", "drift", "labeled", "load"):
         command = sub.add_parser(name)
         command.add_argument("url", help="http://<service address>")
     sub.choices["drift"].add_argument("--rows", type=int, default=400)
     sub.choices["drift"].add_argument("--shift", type=float, default=3.0)
+    sub.choices["labeled"].add_argument("--rows", type=int, default=200)
+    sub.choices["labeled"].add_argument("--shift", type=float, default=0.0)
+    sub.choices["labeled"].add_argument("--seed", type=int, default=0)
+    sub.choices["load"].add_argument("--shift", type=float, default=0.0)
     sub.choices["load"].add_argument("--until-version", required=True)
     sub.choices["load"].add_argument("--seconds", type=float, default=300)
     args = parser.parse_args(argv)
@@ -138,7 +190,9 @@ def main(argv: list[str]) -> int:
         return predict(base)
     if args.command == "drift":
         return drift(base, args.rows, args.shift)
-    return load(base, args.until_version, args.seconds)
+    if args.command == "labeled":
+        return labeled(base, args.rows, args.shift, args.seed)
+    return load(base, args.until_version, args.seconds, shift=args.shift)
 
 
 if __name__ == "__main__":

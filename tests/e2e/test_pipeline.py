@@ -156,23 +156,75 @@ def test_dataset_training_model_version_and_serving(pipeline: Pipeline) -> None:
     assert pipeline.apply_to_prediction < 240
 
 
-def test_drift_retrains_once_and_the_new_version_rolls_out(pipeline: Pipeline) -> None:
+def send_labeled(pipeline: Pipeline, rows: list[list[float]], species: list[str]) -> float:
+    """Predict `rows` 10 at a time through the Service, then send each prediction's true
+    species to the feedback endpoint by its id; returns the share of right answers."""
+    right = 0
+    for start in range(0, len(rows), 10):
+        answer = pipeline.post("/v1/models/iris:predict", {"instances": rows[start : start + 10]})
+        truth = species[start : start + 10]
+        right += sum(p == t for p, t in zip(answer["predictions"], truth, strict=True))
+        labels = [{"id": i, "label": t} for i, t in zip(answer["ids"], truth, strict=True)]
+        accepted = pipeline.post("/v2/models/iris/feedback", {"labels": labels})
+        assert accepted == {"accepted": len(labels)}
+    return right / len(rows)
+
+
+def judged(pipeline: Pipeline, version: str, labeled: int) -> dict[str, Any] | None:
+    performance = pipeline.status("DriftMonitor", "iris").get("performance") or {}
+    if performance.get("version") == version and performance.get("labeled", 0) >= labeled:
+        return performance if performance.get("realized") is not None else None
+    return None
+
+
+def test_the_loop_learns_from_labeled_production_traffic(pipeline: Pipeline) -> None:
+    """The demo's story: live accuracy from labels sent to the feedback API; the world shifts
+    and accuracy falls; one retrain on the labeled production rows; the challenger beats the
+    champion on held-out production rows; canary under load; accuracy recovers."""
     from sklearn.datasets import load_iris
 
-    shifted = [[a, b, c + 3.0, d + 3.0] for a, b, c, d in load_iris().data.tolist()]
-    rows = (shifted * 3)[:400]
-    for start in range(0, len(rows), 10):
-        pipeline.post("/v1/models/iris:predict", {"instances": rows[start : start + 10]})
-    pipeline.wait_condition("DriftMonitor", "iris", "Drifted", "True", timeout=180)
+    bunch = load_iris()
+    flowers = bunch.data.tolist()
+    species = [str(bunch.target_names[t]) for t in bunch.target]
+    order = list(range(150))
+    plain = [flowers[i] for i in order[::-1]] + flowers[:50]
+    plain_species = [species[i] for i in order[::-1]] + species[:50]
+    shifted = [[a, b, c + 3.0, d + 3.0] for a, b, c, d in flowers]
+
+    answered = send_labeled(pipeline, plain, plain_species)
+    before = wait_for(lambda: judged(pipeline, "iris-v1", 200), 180, 2, "accuracy of iris-v1")
+    print(f"\nlive accuracy before the shift: {before['realized']} ({before['labeled']} labels)")
+    assert before["realized"] >= 0.9 and abs(before["realized"] - answered) < 0.02
+    assert before["estimated"] is not None and before["training"] >= 0.9
+
+    shifted_answers = send_labeled(pipeline, (shifted * 3)[:400], (species * 3)[:400])
+    assert shifted_answers < 0.6  # the served model is wrong about the new instrument
+    pipeline.wait_condition("DriftMonitor", "iris", "PerformanceDegraded", "True", timeout=180)
+    after = pipeline.status("DriftMonitor", "iris")["performance"]
+    print(f"live accuracy after the shift: {after['realized']} ({after['labeled']} labels)")
+    assert after["realized"] < before["realized"] - 0.1
     monitor = pipeline.status("DriftMonitor", "iris")
-    drifted = sorted(f["name"] for f in monitor["features"] if f["drifted"])
-    assert drifted == ["petal_length_cm", "petal_width_cm"], monitor["features"]
     assert monitor["retrainsTriggered"] == 1
+    assert monitor["lastRetrain"]["trigger"] == "performance"
     retrain = monitor["lastRetrain"]["trainingJob"]
+    dataset = pipeline.objects.get("Dataset", monitor["lastRetrain"]["dataset"])
+    assert dataset["spec"]["source"]["uri"].endswith("/train.parquet")  # productionData: replace
+
+    trained = pipeline.wait_status("TrainingJob", retrain, 300, "Succeeded", phase="Succeeded")
+    assert trained["modelVersion"] == "iris-v2"
+    lineage = pipeline.objects.get("ModelVersion", "iris-v2")["spec"]["lineage"]
+    assert lineage["productionWindow"]["monitor"] == "iris"
+
+    def verdict() -> dict[str, Any] | None:
+        challenge = pipeline.status("ModelVersion", "iris-v2").get("challenge")
+        return challenge if challenge and challenge.get("verdict") else None
+
+    challenge = wait_for(verdict, 300, 2, "the champion/challenger verdict")
+    print(f"champion vs challenger: {pipeline.status('ModelDeployment', 'iris')['challenge']}")
+    assert challenge["verdict"] == "Won" and challenge["data"] == "production-holdout"
+    assert challenge["challengerValue"] > challenge["championValue"]
 
     with Load(pipeline.url, threads=4, rate=20) as load:
-        trained = pipeline.wait_status("TrainingJob", retrain, 300, "Succeeded", phase="Succeeded")
-        assert trained["modelVersion"] == "iris-v2"
         pipeline.wait_status(
             "ModelDeployment",
             "iris",
@@ -182,23 +234,17 @@ def test_drift_retrains_once_and_the_new_version_rolls_out(pipeline: Pipeline) -
             phase="Healthy",
         )
         load.stop()
-    print(f"\nload during the rollout: {load.summary()}")
+    print(f"load during the rollout: {load.summary()}")
     assert load.failures == [] and load.versions["1"] > 0 and load.versions["2"] > 0
+    assert pipeline.post("/v2/models/iris/infer", v2_body(shifted[120]))["model_version"] == "2"
 
-    assert pipeline.post("/v2/models/iris/infer", v2_body(ROWS[1]))["model_version"] == "2"
+    send_labeled(pipeline, shifted[::-1], species[::-1])
+    recovered = wait_for(lambda: judged(pipeline, "iris-v2", 100), 180, 2, "accuracy of iris-v2")
+    print(f"live accuracy after promotion: {recovered['realized']} ({recovered['labeled']} labels)")
+    assert recovered["realized"] >= 0.9
+    pipeline.wait_condition("DriftMonitor", "iris", "PerformanceDegraded", "False", timeout=120)
     training_jobs = {t["metadata"]["name"] for t in pipeline.objects.list("TrainingJob")}
     assert training_jobs == {"iris-logreg", retrain}
-    assert len(pipeline.jobs_of(retrain)) == 1
-    assert pipeline.objects.get("TrainingJob", retrain)["spec"]["datasetRef"]["name"] == "iris"
-
-    # The new version's own traffic (the load above: unshifted iris rows, sampled as FP32) is
-    # not drift; and one drift episode made one retrain.
-    def settled() -> dict[str, Any] | None:
-        status = pipeline.status("DriftMonitor", "iris")
-        return status if status.get("sourceUri", "").endswith("/iris-v2") else None
-
-    wait_for(settled, timeout=120, interval=2, what="DriftMonitor checking iris-v2's samples")
-    pipeline.wait_condition("DriftMonitor", "iris", "Drifted", "False", timeout=90)
     assert pipeline.status("DriftMonitor", "iris")["retrainsTriggered"] == 1
 
 
@@ -240,7 +286,13 @@ def test_broken_version_is_rolled_back_without_failed_requests(pipeline: Pipelin
     """A Ready ModelVersion whose signature names inputs the ONNX graph does not have: its
     artifact verifies, but the server refuses to load it and never turns ready."""
     objects = pipeline.objects
-    objects.patch("ModelDeployment", "iris", {"spec": {"progressDeadlineSeconds": 30}})
+    # Without the champion/challenger comparison: it would refuse the broken version before
+    # any rollout (the compare run cannot load it), and this test is about the rollback.
+    objects.patch(
+        "ModelDeployment",
+        "iris",
+        {"spec": {"progressDeadlineSeconds": 30, "model": {"promotion": {"compare": False}}}},
+    )
     generation = objects.get("ModelDeployment", "iris")["metadata"]["generation"]
     pipeline.wait_status(
         "ModelDeployment", "iris", 60, "observed", observedGeneration=generation, phase="Healthy"
