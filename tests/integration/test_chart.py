@@ -800,9 +800,15 @@ def test_prometheus_rules_pass_promtool(tmp_path: Path) -> None:
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(yaml.safe_dump(rule["spec"]))
     out = run(promtool(), "check", "rules", rules_file).stdout
-    assert "SUCCESS: 4 rules found" in out, out
+    assert "SUCCESS: 5 rules found" in out, out
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert alerts == {"DriftDetected", "RetrainFailed", "RolloutRolledBack", "TrainingFailed"}
+    assert alerts == {
+        "DriftDetected",
+        "ModelPerformanceDegraded",
+        "RetrainFailed",
+        "RolloutRolledBack",
+        "TrainingFailed",
+    }
 
 
 def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
@@ -810,6 +816,7 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(yaml.safe_dump(_prometheus_rule()["spec"]))
     drift = 'mlops_drift_checks_total{namespace="ml",monitor="iris",result="%s"}'
+    degraded = 'mlops_model_performance_degraded{namespace="ml",monitor="%s"}'
     tests = {
         "rule_files": [str(rules_file)],
         "evaluation_interval": "1m",
@@ -827,6 +834,14 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
                     {
                         "series": 'mlops_drift_checks_total{namespace="ml",monitor="wine",result="no_drift"}',
                         "values": "0+1x50",
+                    },
+                    # iris is degraded from minute 10 on; wine flaps between degraded and
+                    # not every 5 minutes (never for 15m); nothing on quiet.
+                    {"series": degraded % "iris", "values": "0x10 1x40"},
+                    {"series": degraded % "wine", "values": "1x4 0x4 1x4 0x4 1x4 0x4 1x4 0x4"},
+                    {
+                        "series": 'mlops_model_performance_degraded{namespace="quiet",monitor="iris"}',
+                        "values": "0x50",
                     },
                     {
                         "series": 'mlops_retrain_failures_total{namespace="ml",monitor="iris"}',
@@ -864,6 +879,24 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
                             }
                         ],
                     },
+                    {"eval_time": "20m", "alertname": "ModelPerformanceDegraded", "exp_alerts": []},
+                    {
+                        "eval_time": "30m",
+                        "alertname": "ModelPerformanceDegraded",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "namespace": "ml",
+                                    "monitor": "iris",
+                                    "severity": "critical",
+                                },
+                                "exp_annotations": {
+                                    "summary": "Model performance degraded on ml/iris",
+                                    "description": "DriftMonitor ml/iris has judged the served model degraded for 15m (its realized metric breaks spec.performance.thresholds); the PerformanceDegraded condition names the metric, its value and the threshold: `kubectl describe driftmonitor -n ml iris`.",
+                                },
+                            }
+                        ],
+                    },
                     {"eval_time": "10m", "alertname": "RetrainFailed", "exp_alerts": []},
                     {
                         "eval_time": "25m",
@@ -877,7 +910,7 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
                                 },
                                 "exp_annotations": {
                                     "summary": "Retraining failed for ml/iris",
-                                    "description": "A retraining triggered by DriftMonitor ml/iris failed in the last hour; the drifted model keeps serving.",
+                                    "description": "A retraining triggered by DriftMonitor ml/iris failed in the last hour; the drifted or degraded model keeps serving.",
                                 },
                             }
                         ],

@@ -25,7 +25,8 @@ CHART = ROOT / "charts" / "mlops-operator"
 IRIS = ROOT / "manifests" / "examples" / "iris"
 MODELS = {kind.kind: kind for kind in KINDS}
 
-# The operator's series (mlops_operator/metrics.py and the drift monitor) and the serving pods'.
+# The operator's series (mlops_operator/metrics.py: drift and model performance) and the
+# serving pods'.
 OPERATOR_METRICS = {
     "mlops_reconcile_total",
     "mlops_reconcile_duration_seconds",
@@ -38,6 +39,10 @@ OPERATOR_METRICS = {
     "mlops_drift_checks_total",
     "mlops_retrains_triggered_total",
     "mlops_retrain_failures_total",
+    "mlops_model_performance",
+    "mlops_model_performance_estimated",
+    "mlops_labeled_predictions",
+    "mlops_model_performance_degraded",
 }
 SERVING_METRICS = set(
     re.findall(r'"(mlops_serving_[a-z_]+)"', Path(serving_metrics.__file__).read_text())
