@@ -134,54 +134,83 @@ def coerce_labels(encoded: pd.Series, kind: LabelKind) -> tuple[np.ndarray, np.n
 def join(
     predictions: pd.DataFrame, labels: pd.DataFrame, *, task: str = "classification"
 ) -> Joined:
-    """Join `predictions` (oldest first) with `labels` (in arrival order) by ID."""
+    """Join `predictions` (oldest first) with `labels` (in arrival order) by ID.
+
+    Every id is hashed once (one factorization of both id columns); the rest is integer
+    array work.
+    """
     n_pred, n_labels = len(predictions), len(labels)
     kind: LabelKind = "float" if task == "regression" else "str"
     if n_pred:
         kind = label_kind(predictions[PREDICTION], task)
+    pred_ids = predictions[ID] if n_pred else pd.Series([], dtype=object)
+    label_ids = labels[ID] if n_labels else pd.Series([], dtype=object)
+    codes, uniques = pd.factorize(
+        pd.concat([_text(pred_ids), _text(label_ids)], ignore_index=True), use_na_sentinel=True
+    )
+    n_ids = len(uniques)
+    pred_codes, label_codes = codes[:n_pred], codes[n_pred:]
 
-    if n_labels == 0:
-        latest = pd.DataFrame({ID: pd.Series([], dtype=object), LABEL: [], TIME: []})
-        invalid = 0
-    else:
+    # the first prediction of every id (no sort: the smallest row per id code)
+    first = np.zeros(n_pred, dtype=bool)
+    if n_pred:
+        present = np.flatnonzero(pred_codes >= 0)
+        first_row = np.full(n_ids, n_pred, dtype=np.int64)
+        np.minimum.at(first_row, pred_codes[present], present)
+        first[first_row[first_row < n_pred]] = True
+
+    # the latest valid label of every id
+    invalid = 0
+    label_row = np.full(n_ids, -1, dtype=np.int64)  # per id code: its label row, or -1
+    values = np.zeros(0, dtype=object)
+    if n_labels:
         values, valid = coerce_labels(labels[LABEL], kind)
-        valid &= labels[ID].notna().to_numpy()
+        valid &= label_codes >= 0
         invalid = int(n_labels - valid.sum())
-        times = (
-            labels[TIME][valid].reset_index(drop=True)
-            if TIME in labels.columns
-            else pd.Series(pd.NaT, index=range(int(valid.sum())))
-        )
-        latest = pd.DataFrame(
-            {ID: labels[ID][valid].astype(object).to_numpy(), LABEL: values[valid], TIME: times}
-        )
-        # Stable: of labels with the same time, the later row wins; a label without a time
-        # counts as the oldest.
-        latest = latest.sort_values(TIME, kind="stable", na_position="first")
-        latest = latest.drop_duplicates(ID, keep="last")
+        rows = np.flatnonzero(valid)
+        if TIME in labels.columns:
+            stamps = pd.to_datetime(labels[TIME], utc=True).to_numpy(dtype="datetime64[us]")
+            moments = stamps.astype(np.int64)[rows]  # NaT: the smallest int64, the oldest
+        else:
+            moments = np.zeros(len(rows), dtype=np.int64)
+        # no sort: per id code the latest time, then of the labels at that time the last row
+        ids_of = label_codes[rows]
+        latest = np.full(n_ids, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(latest, ids_of, moments)
+        at_latest = moments == latest[ids_of]
+        np.maximum.at(label_row, ids_of[at_latest], rows[at_latest])
 
-    if n_pred == 0:
-        empty = predictions.copy()
-        empty[LABEL] = pd.Series([], dtype=object)
-        unknown = latest.sort_index().reset_index(drop=True)
-        return Joined(empty, unknown, 0, n_labels, 0, len(unknown), invalid)
+    has_prediction = np.zeros(n_ids, dtype=bool)
+    has_prediction[pred_codes[pred_codes >= 0]] = True
+    unknown_rows = np.sort(label_row[(label_row >= 0) & ~has_prediction])
+    unknown = pd.DataFrame(
+        {
+            ID: _text(label_ids).to_numpy(dtype=object)[unknown_rows],
+            LABEL: values[unknown_rows],
+            TIME: labels[TIME].iloc[unknown_rows].reset_index(drop=True)
+            if n_labels and TIME in labels.columns
+            else pd.Series(pd.NaT, index=range(len(unknown_rows)), dtype="datetime64[us, UTC]"),
+        }
+    )
 
-    ids = predictions[ID].astype(object).to_numpy()
-    first = ~pd.Series(ids).duplicated(keep="first").to_numpy()
-    preds = predictions[first]
-    first_ids = ids[first]
-    position = pd.Index(latest[ID].to_numpy()).get_indexer(first_ids)
-    matched = position >= 0
-    frame = preds[matched].copy()
-    frame[LABEL] = latest[LABEL].to_numpy()[position[matched]]
-    known = pd.Index(first_ids).get_indexer(latest[ID].to_numpy()) >= 0
-    unknown = latest[~known].sort_index().reset_index(drop=True)
+    matched_rows = np.full(n_pred, -1, dtype=np.int64)
+    matched_rows[first] = label_row[pred_codes[first]]
+    keep = matched_rows >= 0
+    frame = predictions[keep].reset_index(drop=True) if n_pred else predictions.copy()
+    frame[LABEL] = values[matched_rows[keep]] if n_pred else pd.Series([], dtype=object)
     return Joined(
-        frame=frame.reset_index(drop=True),
+        frame=frame,
         unknown=unknown,
         predictions=n_pred,
         labels_read=n_labels,
-        duplicate_ids=n_pred - len(preds),
+        duplicate_ids=int(n_pred - first.sum()),
         unknown_labels=len(unknown),
         invalid_labels=invalid,
     )
+
+
+def _text(ids: pd.Series) -> pd.Series:
+    """Ids as text, missing kept missing (numbers read from a source become their text)."""
+    if pd.api.types.is_string_dtype(ids.dtype) or ids.dtype == object:
+        return ids.reset_index(drop=True)
+    return ids.astype(str).where(ids.notna()).reset_index(drop=True)
