@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from test_serving_fixtures import IRIS_FEATURES, diabetes_onnx, iris_onnx, wait_ready
 
+from mlops_operator.serving import ids
 from mlops_operator.serving.app import create_app
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -152,3 +154,11 @@ def test_errors_carry_the_request_id_when_it_is_known(client: TestClient) -> Non
     # Another model (through the router, not the fast path): 404, still with the id.
     other = client.post("/v2/models/other/infer", json=_v2(1), headers=headers)
     assert other.status_code == 404 and other.headers["X-Request-Id"] == "known"
+
+
+def test_generated_ids_are_version_4_uuids() -> None:
+    generated = {ids.generate() for _ in range(200)}
+    assert len(generated) == 200
+    for value in generated:
+        parsed = uuid.UUID(hex=value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and parsed.hex == value

@@ -9,8 +9,8 @@ can be joined with its prediction.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from .errors import RequestError
 
@@ -42,7 +42,15 @@ def from_body(value: str) -> str:
 
 
 def generate() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits, what `uuid.uuid4().hex` gives.
+
+    Built from the bytes directly: the UUID object's validation costs several times the
+    random bytes themselves, and this runs for every request that brings no id.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def row_ids(request_id: str, n: int) -> list[str]:
