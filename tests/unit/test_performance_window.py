@@ -134,7 +134,7 @@ def test_end_to_end(store) -> None:
     assert set(outcome.estimated) == {"accuracy", "f1", "precision", "recall"}
     assert abs(outcome.estimated["accuracy"] - want) < 0.05  # calibrated: within sampling error
     assert outcome.prediction_drift is not None and outcome.prediction_drift.test == "chisquare"
-    assert outcome.verdict
+    assert outcome.verdict and outcome.estimate_calibrated
 
     written = outcome.window
     assert written is not None and written.train_rows + written.holdout_rows == 900
@@ -190,6 +190,7 @@ def test_no_labels_still_estimates_and_gives_no_verdict(store) -> None:
     )
     assert outcome.failure is None and outcome.labeled == 0
     assert outcome.realized == {} and not outcome.verdict
+    assert not outcome.estimate_calibrated
     assert outcome.estimated["accuracy"] > 0.5
     assert outcome.window is None
 
@@ -297,3 +298,19 @@ def test_regression_end_to_end(store) -> None:
     )
     assert outcome.estimated == {}
     assert outcome.prediction_drift is not None and outcome.prediction_drift.test == "ks"
+
+
+def test_overconfident_probabilities_are_calibrated_on_the_labeled_rows(store) -> None:
+    rng = np.random.default_rng(8)
+    frame, y = predictions(rng, 4000, 0, T0)
+    sharp = frame[probability_column(1)].to_numpy() ** 4
+    sharp = sharp / (sharp + frame[probability_column(0)].to_numpy() ** 4)
+    frame[probability_column(1)], frame[probability_column(0)] = sharp, 1 - sharp
+    write_samples(store, frame, T0)
+    raw = run_performance_check(store, plan(store))
+    write_labels(store, list(zip(frame[ID][:2000], y[:2000].tolist(), strict=True)), T0)
+    fitted = run_performance_check(store, plan(store, min_labeled=1))
+    want = skm.accuracy_score(y, frame[PREDICTION])
+    assert not raw.estimate_calibrated and fitted.estimate_calibrated
+    assert abs(raw.estimated["accuracy"] - want) > 0.05
+    assert abs(fitted.estimated["accuracy"] - want) < 0.03

@@ -101,6 +101,9 @@ class PerformanceOutcome:
     invalid_labels: int = 0  # labels that do not coerce to the prediction's type
     realized: dict[str, float] = field(default_factory=dict)  # empty below min_labeled
     estimated: dict[str, float] = field(default_factory=dict)  # classifiers with probabilities
+    # whether the estimate's probabilities were first calibrated on the window's labeled rows
+    # (isotonic, when at least estimate.MIN_CALIBRATION_ROWS of every class are labeled)
+    estimate_calibrated: bool = False
     # realized minus the version's training metric, for the metrics both have
     vs_training: dict[str, float] = field(default_factory=dict)
     prediction_drift: PredictionDrift | None = None  # None: no reference, or no target in it

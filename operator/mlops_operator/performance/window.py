@@ -17,7 +17,7 @@ from ..artifacts import ArtifactError, Store
 from ..artifacts.records import ID, LABEL, PREDICTION, TIME, is_holdout
 from ..drift.profile import ReferenceProfile
 from ..drift.window import read_samples, select_files
-from .estimate import cbpe
+from .estimate import calibrate, cbpe
 from .join import Joined, join, label_kind
 from .labels_source import read_label_files, read_labels_source
 from .metrics import metric_names, model_classes, realized
@@ -75,11 +75,19 @@ def run_performance_check(store: Store, plan: PerformancePlan) -> PerformanceOut
         if m in plan.training_metrics
     }
     estimated: dict[str, float] = {}
+    calibrated = False
     if plan.task == "classification" and len(samples):
         deduped = samples[~samples[ID].duplicated(keep="first")]
         found = model_classes(deduped, kind)
         if found is not None:
             classes, proba = found
+            labeled = model_classes(joined.frame, kind) if len(joined.frame) else None
+            if labeled is not None and labeled[0] == classes:
+                y = joined.frame[LABEL].to_numpy()
+                fitted = calibrate(
+                    proba, labeled[1], y.astype(str) if kind == "str" else y, classes
+                )
+                calibrated, proba = fitted is not proba, fitted
             predicted = deduped[PREDICTION].astype(str) if kind == "str" else deduped[PREDICTION]
             estimated = cbpe(proba, classes, predicted.to_numpy())
 
@@ -92,6 +100,7 @@ def run_performance_check(store: Store, plan: PerformancePlan) -> PerformanceOut
                 counted,
                 realized=measured,
                 estimated=estimated,
+                estimate_calibrated=calibrated,
                 vs_training=vs_training,
                 failure="reference",
                 message=f"{plan.reference_uri}: {err}",
@@ -107,6 +116,7 @@ def run_performance_check(store: Store, plan: PerformancePlan) -> PerformanceOut
                 counted,
                 realized=measured,
                 estimated=estimated,
+                estimate_calibrated=calibrated,
                 vs_training=vs_training,
                 prediction_drift=drift,
                 failure="window",
@@ -116,6 +126,7 @@ def run_performance_check(store: Store, plan: PerformancePlan) -> PerformanceOut
         counted,
         realized=measured,
         estimated=estimated,
+        estimate_calibrated=calibrated,
         vs_training=vs_training,
         prediction_drift=drift,
         window=written,
