@@ -12,9 +12,8 @@ serving. The verdict is also written to the challenger's own status (`kubectl ge
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ...api.conditions import FALSE, PROGRESSING, READY, TRUE
 from ...api.kinds import JOB
@@ -22,18 +21,19 @@ from ...api.modeldeployment import LOST_CHALLENGERS_LIMIT, Promotion
 from ...api.modelversion import CLASSIFICATION, ModelVersionSpec
 from ...api.phases import Phase
 from ...artifacts import paths
-from .. import reasons
+from .. import jobs, reasons
 from ..conditions import Cond, clip, rfc3339
 from ..decision import ObjectKey
-from ..jobs import JobSettings, job_manifest, job_outcome
+from ..jobs import job_outcome
 from ..names import child_name
 from . import children, status
 from .context import Rollout, Seen
 from .target import Target, challenge_applies
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
-PRODUCTION_HOLDOUT = "production-holdout"
-DATASET_HOLDOUT = "dataset-holdout"
+PRODUCTION_HOLDOUT: Literal["production-holdout"] = "production-holdout"
+DATASET_HOLDOUT: Literal["dataset-holdout"] = "dataset-holdout"
+DataKind = Literal["production-holdout", "dataset-holdout"]
 HOLDOUT_FILE = "holdout.parquet"
 
 
@@ -72,11 +72,15 @@ def judge(promotion: Promotion, metric: str, champion: float, challenger: float)
     return gain >= -promotion.tolerance
 
 
-def data_for(r: Rollout, champion: ModelVersionSpec, challenger: ModelVersionSpec) -> list[str]:
-    """The compare command's data arguments: a production holdout, else a dataset holdout."""
+def data_for(
+    r: Rollout, champion: ModelVersionSpec, challenger: ModelVersionSpec
+) -> tuple[str, DataKind, str | None] | None:
+    """(URI, kind, sha256) of the rows to compare on: the holdout of the production window
+    the challenger learned from, else training's holdout of a Dataset version (the
+    challenger's, else the champion's); None when neither lineage names any."""
     window = challenger.lineage.production_window
     if window is not None:
-        return ["--data", f"{window.uri.rstrip('/')}/{HOLDOUT_FILE}"]
+        return f"{window.uri.rstrip('/')}/{HOLDOUT_FILE}", PRODUCTION_HOLDOUT, None
     for spec in (challenger, champion):
         dataset = spec.lineage.dataset
         if dataset is not None:
@@ -84,40 +88,47 @@ def data_for(r: Rollout, champion: ModelVersionSpec, challenger: ModelVersionSpe
                 path = paths.dataset_snapshot(r.parent.namespace, dataset.name, dataset.version)
             except ValueError:
                 continue
-            return ["--data", paths.under(r.config.store_uri, path), "--holdout-of-snapshot"]
-    return []
+            return paths.under(r.config.store_uri, path), DATASET_HOLDOUT, None
+    return None
+
+
+def contender(t: Target) -> jobs.Contender:
+    artifact = t.spec.artifact
+    return jobs.Contender(t.name, artifact.uri, artifact.sha256, t.spec.signature.wire())
 
 
 def compare_job(
-    r: Rollout, champion: Target, challenger: Target, metric: str, data: list[str], target: str
+    r: Rollout,
+    champion: Target,
+    challenger: Target,
+    metric: str,
+    data: tuple[str, DataKind, str | None],
+    target: str,
 ) -> dict[str, Any]:
-    name = job_name(r.parent.name, challenger.name)
+    uri, kind, sha256 = data
     result = paths.under(
         r.config.store_uri,
         paths.evaluation_result(r.parent.namespace, r.parent.name, challenger.name),
     )
-
-    def candidate(t: Target) -> str:
-        return f"{t.name}={t.spec.artifact.uri}@{t.spec.artifact.sha256}"
-
-    def signature(t: Target) -> str:
-        return json.dumps(t.spec.signature.wire(), separators=(",", ":"))
-
-    args = [
-        "compare",
-        "--champion", candidate(champion),
-        "--champion-signature", signature(champion),
-        "--challenger", candidate(challenger),
-        "--challenger-signature", signature(challenger),
-        *data,
-        "--target", target,
-        "--task", challenger.spec.task,
-        "--metric", metric,
-        "--result-uri", result,
-    ]  # fmt: skip
-    settings = JobSettings(image=r.spec.image or r.config.image, args=args, backoff_limit=1)
-    return job_manifest(
-        name, r.parent.namespace, r.parent.labels, r.parent.owner_reference, settings, r.config
+    comparison = jobs.Comparison(
+        champion=contender(champion),
+        challenger=contender(challenger),
+        data_uri=uri,
+        data_kind=kind,
+        target=target,
+        task=challenger.spec.task,
+        metric=metric,
+        result_uri=result,
+        data_sha256=sha256,
+    )
+    return jobs.compare_job(
+        job_name(r.parent.name, challenger.name),
+        r.parent.namespace,
+        r.parent.labels,
+        r.parent.owner_reference,
+        comparison,
+        r.config,
+        image=r.spec.image,
     )
 
 
@@ -146,7 +157,7 @@ def compare(r: Rollout, serving: str, challenger: Target) -> None:
         if found is None or found.job is None:
             target = challenger.spec.lineage.target or champion.spec.lineage.target
             data = data_for(r, champion.spec, challenger.spec)
-            if not target or not data:
+            if not target or data is None:
                 missing = "target column" if not target else "data neither trained on"
                 message = f"no {missing} in the lineage of {challenger.name} or {serving}"
                 _lost(r, champion, challenger, metric, "Failed", reasons.COMPARISON_FAILED, message)
