@@ -11,6 +11,9 @@ here. Per ModelVersion a behaviour says what its pods do:
   crash  report the container in CrashLoopBackOff
   hang   report Running but never Ready
 
+`held` names (version, track) pairs whose new pods are left unreported (Pending, as if the
+image were still pulling) until the pair is removed: a test holds a rollout at a step that way.
+
 With `node` set, pods are bound to that Node first, as the scheduler would; the EndpointSlice
 controller only lists pods on a known Node, and refuses loopback addresses, so such pods report
 an address in 198.18.250.0/24 that exists only in the API: `listen_address()` maps it to the
@@ -66,6 +69,7 @@ class PodDriver:
     logs: Path | None = None
     serve_env: dict[str, str] = field(default_factory=dict)
     node: str | None = None
+    held: set[tuple[str, str]] = field(default_factory=set)  # (ModelVersion, track)
     _pods: dict[str, _Pod] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -143,11 +147,16 @@ class PodDriver:
                     pod.metadata.name, version, *next_addresses(self.node is not None)
                 )
                 self._start(pod, state)
-            if not state.reported:
+            if not state.reported and not self._held(pod):
                 self._report(core, pod, state)
         for uid in list(self._pods):
             if uid not in seen:
                 self._terminate(self._pods.pop(uid))
+
+    def _held(self, pod: Any) -> bool:
+        labels = pod.metadata.labels or {}
+        key = (labels.get("mlops.dev/model-version", ""), labels.get("mlops.dev/track", ""))
+        return key in set(self.held)
 
     def _behaviour(self, pod: Any) -> str:
         version = (pod.metadata.labels or {}).get("mlops.dev/model-version", "")
