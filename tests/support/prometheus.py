@@ -44,10 +44,14 @@ class Prometheus:
                     "job_name": "mlops-operator",
                     "scrape_interval": self.interval,
                     "scrape_timeout": self.interval,
-                    "static_configs": [{"targets": self.targets}],
+                    # targets from a file: `set_targets` changes them while it runs
+                    "file_sd_configs": [
+                        {"files": [str(self.targets_file)], "refresh_interval": self.interval}
+                    ],
                 }
             ],
         }
+        self.set_targets(self.targets)
         config_file = self.workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config))
         self.port = free_port()
@@ -89,6 +93,17 @@ class Prometheus:
             self.process.kill()
             self.process.wait(timeout=5)
         self.process = None
+
+    @property
+    def targets_file(self) -> Path:
+        return self.workdir / "targets.json"
+
+    def set_targets(self, targets: list[str]) -> None:
+        """Scrape `targets` (host:port) from now on; Prometheus re-reads the file by itself."""
+        self.targets = list(targets)
+        staged = self.targets_file.with_suffix(".tmp")
+        staged.write_text(json.dumps([{"targets": self.targets}]))
+        staged.replace(self.targets_file)  # atomic: never a half-written file
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """An instant query: the `result` list of a vector answer."""
