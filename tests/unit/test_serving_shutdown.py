@@ -1,4 +1,5 @@
-"""Graceful shutdown of a real `mlops-operator serve` process: not-ready first, then drain."""
+"""Graceful shutdown of a real `mlops-operator serve` process: not-ready first, then drain,
+then write what is pending."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 from test_serving_fixtures import iris_onnx, signature_json
 
 
@@ -23,8 +25,13 @@ def _free_port() -> int:
 def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_path: Path) -> None:
     served = iris_onnx("logistic")
     port = _free_port()
-    samples = tmp_path / "samples"
-    env = dict(os.environ, MLOPS_SERVE_SAMPLE_RATE="1", MLOPS_SERVE_SAMPLE_URI=samples.as_uri())
+    samples, labels = tmp_path / "samples", tmp_path / "labels"
+    env = dict(
+        os.environ,
+        MLOPS_SERVE_SAMPLE_RATE="1",
+        MLOPS_SERVE_SAMPLE_URI=samples.as_uri(),
+        MLOPS_SERVE_LABELS_URI=labels.as_uri(),
+    )
     cmd = [
         sys.executable, "-m", "mlops_operator.cli", "serve",
         "--model-name", "iris", "--model-version", "3",
@@ -55,6 +62,10 @@ def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_p
         # Still serving while the endpoints controller takes the pod out.
         during = httpx.post(f"{base}/v1/models/iris:predict", json=row, timeout=5)
         assert during.status_code == 200
+        # Ground truth sent while draining is accepted, and written before the exit.
+        label = {"id": during.json()["ids"][0], "label": "setosa"}
+        feedback = httpx.post(f"{base}/v2/models/iris/feedback", json=label, timeout=5)
+        assert feedback.status_code == 202 and feedback.json() == {"accepted": 1}
         # uvicorn re-raises the signal after its graceful shutdown, so the exit is by SIGTERM.
         assert process.wait(timeout=20) in (0, -signal.SIGTERM)
         assert b"Traceback" not in process.stderr.read()  # type: ignore[union-attr]
@@ -64,3 +75,6 @@ def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_p
             process.wait()
     files = list(samples.glob("*.parquet"))
     assert len(files) == 1  # both sampled rows flushed at shutdown
+    (label_file,) = labels.glob("*.parquet")
+    written = pq.read_table(label_file).to_pylist()
+    assert [(r["mlops.id"], r["mlops.label"]) for r in written] == [(label["id"], '"setosa"')]
