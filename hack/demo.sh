@@ -272,9 +272,9 @@ wait_until 180 "the monitor's verdict on iris-v1" perf_of iris-v1
 say "live accuracy before the shift: $(perf_line)"
 
 # The world changes: a new instrument measures petals 3 cm longer and wider; same species.
-client_start demo-labeled-2 labeled "$URL" --rows 400 --shift 3.0 --seed 2
+client_start demo-labeled-2 labeled "$URL" --rows 450 --shift 3.0 --seed 2
 out=$(client_result demo-labeled-2 300) || fail "shifted labeled traffic: $out"
-say "400 requests measured by the new instrument (+3 cm petals), labeled: answers $(echo "$out" | json_field accuracy) right"
+say "450 requests measured by the new instrument (+3 cm petals), labeled: answers $(echo "$out" | json_field accuracy) right"
 wait_until 240 "DriftMonitor iris PerformanceDegraded=True" condition driftmonitor/iris PerformanceDegraded True
 say "live accuracy after the shift: $(perf_line)"
 say "PerformanceDegraded: $(get driftmonitor/iris '{.status.conditions[?(@.type=="PerformanceDegraded")].message}')"
