@@ -75,6 +75,11 @@ _POD_COMMANDS = (
         "mlops_operator.training.compare_cli",
         "score a champion and a challenger model on the same rows (Job pod)",
     ),
+    (
+        "predict",
+        "mlops_operator.training.batch_cli",
+        "score one partition of a BatchPrediction (Indexed Job pod)",
+    ),
     ("serve", "mlops_operator.serving.cli", "serve a ModelVersion (Deployment pod)"),
 )
 

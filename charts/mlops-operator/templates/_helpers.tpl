@@ -78,19 +78,19 @@ app.kubernetes.io/component: operator
 # Every resource here but Events is watched (list + watch): the watch events feed the operator's
 # cache and wake the owners; reads come from that cache. Writes are creates, PATCHes (server-side
 # apply, merge patches) and deletes, never a PUT, so no `update` except on /finalizers.
-# The five kinds: the operator watches them, writes their status, creates ModelVersions and
+# Our kinds: the operator watches them, writes their status, creates ModelVersions and
 # retraining TrainingJobs; Kopf patches them (finalizer, progress annotations).
 - apiGroups: [mlops.dev]
-  resources: [datasets, trainingjobs, modelversions, modeldeployments, driftmonitors]
+  resources: [datasets, trainingjobs, modelversions, modeldeployments, driftmonitors, batchpredictions]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [mlops.dev]
-  resources: [datasets/status, trainingjobs/status, modelversions/status, modeldeployments/status, driftmonitors/status]
+  resources: [datasets/status, trainingjobs/status, modelversions/status, modeldeployments/status, driftmonitors/status, batchpredictions/status]
   verbs: [get, patch]
 # Owner references with blockOwnerDeletion need `update` on the owner's finalizers.
 - apiGroups: [mlops.dev]
-  resources: [datasets/finalizers, trainingjobs/finalizers, modelversions/finalizers, modeldeployments/finalizers, driftmonitors/finalizers]
+  resources: [datasets/finalizers, trainingjobs/finalizers, modelversions/finalizers, modeldeployments/finalizers, driftmonitors/finalizers, batchpredictions/finalizers]
   verbs: [update]
-# Profile and training Jobs.
+# Profile, training and batch prediction (Indexed) Jobs.
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from pydantic import BaseModel
 
 from .. import GROUP
+from .batchprediction import BatchPrediction
 from .conditions import DRIFTED, PERFORMANCE_DEGRADED, READY
 from .dataset import Dataset
 from .driftmonitor import DriftMonitor
@@ -159,7 +160,30 @@ DRIFT_MONITOR = Kind(
     ],
 )
 
-KINDS: tuple[Kind, ...] = (DATASET, TRAINING_JOB, MODEL_VERSION, MODEL_DEPLOYMENT, DRIFT_MONITOR)
+BATCH_PREDICTION = Kind(
+    "BatchPrediction",
+    "batchpredictions",
+    "bp",
+    BatchPrediction,
+    [
+        _col("Phase", ".status.phase"),
+        _col("Progress", ".status.progress"),
+        _col("Rows", ".status.rows", "integer"),
+        _col("Rows/s", ".status.rowsPerSecond", "number"),
+        _col("ModelVersion", ".status.lineage.modelVersion"),
+        _col("Output", ".status.outputUri", priority=1),
+        _col("Reason", ".status.failureReason", priority=1),
+    ],
+)
+
+KINDS: tuple[Kind, ...] = (
+    DATASET,
+    TRAINING_JOB,
+    MODEL_VERSION,
+    MODEL_DEPLOYMENT,
+    DRIFT_MONITOR,
+    BATCH_PREDICTION,
+)
 
 
 def by_kind(name: str) -> Kind:

@@ -26,6 +26,7 @@ class Phase(StrEnum):
 DatasetPhase = Literal[Phase.PENDING, Phase.PROFILING, Phase.READY, Phase.INVALID, Phase.FAILED]
 TrainingJobPhase = Literal[Phase.PENDING, Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED]
 ModelVersionPhase = Literal[Phase.PENDING, Phase.READY, Phase.INVALID]
+BatchPredictionPhase = Literal[Phase.PENDING, Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED]
 ModelDeploymentPhase = Literal[
     Phase.PENDING, Phase.PROGRESSING, Phase.HEALTHY, Phase.ROLLED_BACK, Phase.FAILED
 ]

@@ -91,6 +91,41 @@ def evaluation_result(namespace: str, deployment: str, challenger: str) -> str:
     return f"evaluations/{ns}/{dep}/{_seg(challenger, 'version')}.json"
 
 
+def batch_output(namespace: str, batch_prediction: str, run: str) -> str:
+    """A BatchPrediction run's predictions: `part-<index>.parquet` per partition (a Parquet
+    directory any reader takes whole), and `_results/part-<index>.json` (what each partition
+    reported; readers skip names starting with `_`)."""
+    ns, bp = _seg(namespace, "namespace"), _seg(batch_prediction, "batch prediction")
+    return f"predictions/{ns}/{bp}/{_seg(run, 'run')}"
+
+
+def batch_partition(namespace: str, batch_prediction: str, run: str, index: int) -> str:
+    return f"{batch_output(namespace, batch_prediction, run)}/part-{int(index):05d}.parquet"
+
+
+def batch_partition_result(namespace: str, batch_prediction: str, run: str, index: int) -> str:
+    return f"{batch_output(namespace, batch_prediction, run)}/_results/part-{int(index):05d}.json"
+
+
+def dataset_part(namespace: str, dataset: str, part_sha256: str) -> str:
+    """One part of a partitioned snapshot, content-addressed on its own: a part written twice
+    (a retried partition) is the same file. A version's `manifest.json` lists its parts."""
+    ns, ds = _seg(namespace, "namespace"), _seg(dataset, "dataset")
+    return f"datasets/{ns}/{ds}/parts/{_sha(part_sha256)}.parquet"
+
+
+def dataset_manifest(namespace: str, dataset: str, version: str) -> str:
+    """A partitioned snapshot: its parts in order with their sha256 and rows."""
+    return f"{dataset_dir(namespace, dataset, version)}/manifest.json"
+
+
+def dataset_partial(namespace: str, dataset: str, run: str, index: int) -> str:
+    """What one partition of a profile run found (its part, rule counts, partial profile),
+    merged by the run's merge Job."""
+    ns, ds = _seg(namespace, "namespace"), _seg(dataset, "dataset")
+    return f"datasets/{ns}/{ds}/partials/{_seg(run, 'run')}/part-{int(index):05d}.json"
+
+
 def under(root: str, path: str) -> str:
     """A relative path of this layout as a URI under the store root `root`."""
     return f"{root.rstrip('/')}/{path}"

@@ -18,12 +18,20 @@ from typing import Any
 import kopf
 
 from .. import API_VERSION, GROUP, VERSION, kube, metrics
-from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
+from ..api.kinds import (
+    BATCH_PREDICTION,
+    DATASET,
+    DRIFT_MONITOR,
+    KINDS,
+    MODEL_DEPLOYMENT,
+    MODEL_VERSION,
+    TRAINING_JOB,
+)
 from ..config import OperatorConfig
 from ..kube.cache import WATCHED, selector_labels
 from ..kube.resources import Resource
 from ..reconcile.dependencies import Key, dependents, owners
-from . import dataset, driftmonitor, modeldeployment, modelversion, trainingjob
+from . import batchprediction, dataset, driftmonitor, modeldeployment, modelversion, trainingjob
 from .common import as_dict
 from .workqueue import WorkQueue
 
@@ -36,6 +44,7 @@ RECONCILERS: dict[str, Reconcile] = {
     MODEL_VERSION.kind: modelversion.reconcile,
     MODEL_DEPLOYMENT.kind: modeldeployment.reconcile,
     DRIFT_MONITOR.kind: driftmonitor.reconcile,
+    BATCH_PREDICTION.kind: batchprediction.reconcile,
 }
 # What to let go of when an object is gone (its children go with their owner references).
 FORGET: dict[str, Callable[[str, str], None]] = {DRIFT_MONITOR.kind: driftmonitor.forget}

@@ -8,6 +8,7 @@ retrain TrainingJobs) name their owner by label and owner reference. Between our
   ModelVersion     -> ModelDeployments that pin it or follow its model; DriftMonitors of
                       deployments (the served version's profile is their reference)
   ModelDeployment  -> DriftMonitors that watch it
+  Dataset, ModelVersion, ModelDeployment -> BatchPredictions that score with / read them
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import API_VERSION
-from ..api.kinds import DATASET, DRIFT_MONITOR, KINDS, MODEL_DEPLOYMENT, MODEL_VERSION, TRAINING_JOB
+from ..api.kinds import (
+    BATCH_PREDICTION,
+    DATASET,
+    DRIFT_MONITOR,
+    KINDS,
+    MODEL_DEPLOYMENT,
+    MODEL_VERSION,
+    TRAINING_JOB,
+)
 
 Key = tuple[str, str, str]  # (kind, namespace, name) of one of our objects
 # The objects of one of our kinds in a namespace, as last seen.
@@ -97,4 +106,29 @@ def dependents(changed: dict[str, Any], lookup: Lookup) -> set[Key]:
             if _name((_spec(m).get("target") or {}).get("deploymentRef")) == name
         ]
         woken |= _keys(DRIFT_MONITOR.kind, namespace, monitors)
-    return woken
+    return woken | _batch_readers(changed, lookup)
+
+
+def _batch_readers(changed: dict[str, Any], lookup: Lookup) -> set[Key]:
+    """BatchPredictions whose input is the changed Dataset, whose model is the changed
+    ModelVersion (referenced, or pinned in status), or whose deployment changed."""
+    meta = changed.get("metadata") or {}
+    namespace, name, kind = meta.get("namespace") or "", meta.get("name"), changed.get("kind")
+    if kind not in (DATASET.kind, MODEL_VERSION.kind, MODEL_DEPLOYMENT.kind):
+        return set()
+    readers = []
+    for batch in lookup(BATCH_PREDICTION.kind, namespace):
+        spec, status = _spec(batch), batch.get("status") or {}
+        model = spec.get("model") or {}
+        if kind == DATASET.kind:
+            read = _name((spec.get("input") or {}).get("datasetRef")) == name
+        elif kind == MODEL_VERSION.kind:
+            read = name in (
+                _name(model.get("modelVersionRef")),
+                (status.get("lineage") or {}).get("modelVersion"),
+            ) or bool(model.get("deploymentRef"))
+        else:
+            read = _name(model.get("deploymentRef")) == name
+        if read:
+            readers.append(batch)
+    return _keys(BATCH_PREDICTION.kind, namespace, readers)

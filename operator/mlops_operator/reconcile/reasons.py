@@ -92,3 +92,9 @@ COMPARING = "Comparing"
 CHALLENGER_WON = "ChallengerWon"
 CHALLENGER_LOST = "ChallengerLost"
 COMPARISON_FAILED = "ComparisonFailed"
+
+# BatchPrediction
+PREDICTING = "Predicting"
+PREDICTED = "Predicted"
+PREDICTION_FAILED = "PredictionFailed"  # also reported by a partition
+PARTITION_RETRIED = "PartitionRetried"

@@ -1,0 +1,61 @@
+"""Indexed Jobs: one pod per partition index (BatchPrediction, a partitioned Dataset profile).
+
+The Job controller retries a failed index on its own (`backoffLimitPerIndex`) without touching
+the indexes that succeeded, and reports them as interval lists (`completedIndexes: "0-2,5"`,
+`failedIndexes`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import OperatorConfig
+from .jobs import JobSettings, job_manifest
+
+
+def indexed_job_manifest(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    owner: dict[str, Any],
+    settings: JobSettings,
+    config: OperatorConfig,
+    *,
+    completions: int,
+    parallelism: int | None = None,
+    backoff_limit_per_index: int = 1,
+) -> dict[str, Any]:
+    """A Job of `completions` indexes; each pod finds its index in $JOB_COMPLETION_INDEX."""
+    manifest = job_manifest(name, namespace, labels, owner, settings, config)
+    spec = manifest["spec"]
+    # With a per-index limit the Job-wide backoffLimit only caps the total; leave it unset.
+    spec.pop("backoffLimit", None)
+    spec.update(
+        completionMode="Indexed",
+        completions=completions,
+        parallelism=min(parallelism or completions, completions),
+        backoffLimitPerIndex=backoff_limit_per_index,
+    )
+    return manifest
+
+
+def parse_indexes(text: str | None) -> set[int]:
+    """`"0-2,5"` -> {0, 1, 2, 5}; empty or None -> set()."""
+    found: set[int] = set()
+    for raw in (text or "").split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        found.update(range(int(first), int(last or first) + 1))
+    return found
+
+
+def index_counts(job: dict[str, Any] | None) -> tuple[int, int, int]:
+    """(indexes completed, indexes failed for good, pod failures) of an Indexed Job."""
+    status = (job or {}).get("status") or {}
+    return (
+        len(parse_indexes(status.get("completedIndexes"))),
+        len(parse_indexes(status.get("failedIndexes"))),
+        int(status.get("failed") or 0),
+    )
