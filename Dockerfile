@@ -33,7 +33,9 @@ RUN site=/opt/mlops/venv/lib/python3.11/site-packages \
  && find "$site" -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} + \
  && rm -rf "$site/onnx/backend/test" "$site/pyarrow/include" "$site/pyarrow/src" "$site/kubernetes/aio" \
  && find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' -o -name '*.hpp' -o -name '*.c' -o -name '*.cpp' \) -delete \
- && ! grep -rlq --include='*.py' -e 'kubernetes\.aio' -e 'from kubernetes import aio' "$site"
+ && ! grep -rlq --include='*.py' -e 'kubernetes\.aio' -e 'from kubernetes import aio' "$site" \
+ && mkdir -p /opt/mlops/venv/lib/native \
+ && ln -s "$(ls "$site"/xgboost_cpu.libs/libgomp-*.so* | head -n 1)" /opt/mlops/venv/lib/native/libgomp.so.1
 
 # --- app: a wheel of the project, installed into that venv by a throwaway pip ---
 FROM deps AS app
@@ -57,7 +59,10 @@ RUN groupadd --gid 10001 mlops \
 # and the project itself (a few hundred kB, the only layer a code change rebuilds).
 COPY --from=deps /opt/mlops/venv /opt/mlops/venv
 COPY --from=app /stage/ /
+# LightGBM needs libgomp.so.1, which slim bases lack: lib/native holds it as a link to the
+# GNU OpenMP runtime the xgboost-cpu wheel ships (no system package, no network at build).
 ENV PATH=/opt/mlops/venv/bin:$PATH \
+    LD_LIBRARY_PATH=/opt/mlops/venv/lib/native \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/mlops

@@ -1,4 +1,5 @@
-"""TrainingJob: fit a scikit-learn estimator on a Dataset version and register the model."""
+"""TrainingJob: fit an estimator (scikit-learn, XGBoost, LightGBM) or run the user's own training
+container on a Dataset version, optionally as a hyperparameter search, and register the model."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from .base import (
 from .modelversion import CLASSIFICATION, REGRESSION, Task
 from .phases import TrainingJobPhase
 
-# The allow-list: only these scikit-learn estimators can be trained, each with the module
-# that holds its class; hyperparameters are checked against that class's own get_params().
+# The allow-list: only these estimators can be trained, each with the module that holds its
+# class; scikit-learn hyperparameters are checked against that class's own get_params().
 CLASSIFIERS = {
     "LogisticRegression": "sklearn.linear_model",
     "RandomForestClassifier": "sklearn.ensemble",
@@ -32,6 +33,8 @@ CLASSIFIERS = {
     "KNeighborsClassifier": "sklearn.neighbors",
     "SVC": "sklearn.svm",
     "GaussianNB": "sklearn.naive_bayes",
+    "XGBClassifier": "xgboost",
+    "LGBMClassifier": "lightgbm",
 }
 REGRESSORS = {
     "LinearRegression": "sklearn.linear_model",
@@ -44,7 +47,12 @@ REGRESSORS = {
     "DecisionTreeRegressor": "sklearn.tree",
     "KNeighborsRegressor": "sklearn.neighbors",
     "SVR": "sklearn.svm",
+    "XGBRegressor": "xgboost",
+    "LGBMRegressor": "lightgbm",
 }
+# Gradient-boosting libraries: their hyperparameters are checked against a table of our own
+# (training/boosting_params.py), so the operator never imports them.
+BOOSTING = frozenset({"XGBClassifier", "LGBMClassifier", "XGBRegressor", "LGBMRegressor"})
 ESTIMATORS = (*CLASSIFIERS, *REGRESSORS)
 Estimator = Literal[ESTIMATORS]  # type: ignore[valid-type]
 

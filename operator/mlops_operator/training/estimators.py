@@ -13,7 +13,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from ..api.trainingjob import CLASSIFIERS, REGRESSORS, TrainingJobSpec, task_of
+from ..api.trainingjob import BOOSTING, CLASSIFIERS, REGRESSORS, TrainingJobSpec, task_of
+from . import boosting_params
 
 _MODULES = {**CLASSIFIERS, **REGRESSORS}
 
@@ -34,6 +35,8 @@ def validate_hyperparameters(estimator: str, params: dict[str, Any]) -> list[str
     Uses the estimator's own get_params() for names and its `_parameter_constraints` for
     types and ranges, without fitting anything.
     """
+    if estimator in BOOSTING:  # a table of our own: the operator never imports xgboost
+        return boosting_params.validate(estimator, params)
     try:
         cls = estimator_class(estimator)
     except ValueError as err:
@@ -77,6 +80,8 @@ def _constraint_error(estimator: str, name: str, value: Any, constraints: dict[s
 
 def default_params(estimator: str, seed: int) -> dict[str, Any]:
     """What the trainer sets unless the user did: a seed, and probabilities for SVC."""
+    if estimator in BOOSTING:
+        return {"random_state": seed}
     cls = estimator_class(estimator)
     names = cls().get_params(deep=False)
     defaults: dict[str, Any] = {}
@@ -118,7 +123,12 @@ def build_pipeline(spec: TrainingJobSpec, numeric: list[str], categorical: list[
     preprocess = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        model = estimator_class(spec.estimator)(**effective_params(spec))
+        if spec.estimator in BOOSTING:
+            from . import boosting
+
+            model = boosting.build(spec.estimator, effective_params(spec))
+        else:
+            model = estimator_class(spec.estimator)(**effective_params(spec))
     return Pipeline([("preprocess", preprocess), ("model", model)])
 
 

@@ -1,4 +1,5 @@
-"""Serialise a fitted pipeline as ONNX where it converts faithfully, else skops; never pickle."""
+"""Serialise a fitted pipeline as ONNX where it converts faithfully (skl2onnx, and onnxmltools'
+converters for XGBoost and LightGBM), else skops; never pickle."""
 
 from __future__ import annotations
 
@@ -71,12 +72,29 @@ def to_onnx(pipeline: Pipeline, features: list[str], numeric: list[str], task: s
         (c, FloatTensorType([None, 1]) if c in numeric else StringTensorType([None, 1]))
         for c in features
     ]
-    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if task == CLASSIFICATION else None
+    final = pipeline.steps[-1][1]
+    options = {id(final): {"zipmap": False}} if task == CLASSIFICATION else None
+    target_opset: dict[str, int] | None = None
+    if _boosting(final):
+        from . import boosting
+
+        boosting.register_converters()
+        target_opset = {"": boosting.ONNX_OPSET, "ai.onnx.ml": boosting.ML_OPSET}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = convert_sklearn(pipeline, initial_types=initial, options=options)
+        model = convert_sklearn(
+            pipeline, initial_types=initial, options=options, target_opset=target_opset
+        )
     _rename_inputs(model, features)
     return bytes(model.SerializeToString())
+
+
+def _boosting(model: object) -> bool:
+    """An XGBoost or LightGBM model (never imports either library to find out)."""
+    module = type(model).__module__
+    return module.startswith(("xgboost", "lightgbm")) or type(model).__name__ == (
+        "EncodedLabelClassifier"
+    )
 
 
 def _rename_inputs(model: object, features: list[str]) -> None:

@@ -20,7 +20,7 @@ from pandas.api import types as ptypes
 
 from ..api.kinds import TRAINING_JOB
 from ..api.modelversion import CLASSIFICATION, SKOPS
-from ..api.trainingjob import TrainingJobSpec, acceptance_failures, task_of
+from ..api.trainingjob import BOOSTING, TrainingJobSpec, acceptance_failures, task_of
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
@@ -184,7 +184,7 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
         "formatNote": exported.note,
         "sha256": sha,
         "createdAt": now(),
-        "trainer": _versions(),
+        "trainer": _versions(spec.estimator),
     }
     store.write_json(paths.model_card(ns, model, sha), card)
     result = {
@@ -219,13 +219,18 @@ def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(params, default=str))
 
 
-def _versions() -> dict[str, str]:
+def _versions(estimator: str = "") -> dict[str, str]:
     import onnx
     import skl2onnx
     import sklearn
 
-    return {
+    versions = {
         "sklearn": sklearn.__version__,
         "skl2onnx": skl2onnx.__version__,
         "onnx": onnx.__version__,
     }
+    if estimator in BOOSTING:
+        from .boosting import versions as boosting_versions
+
+        versions.update(boosting_versions())
+    return versions
