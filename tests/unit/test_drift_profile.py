@@ -96,3 +96,19 @@ def test_edge_cases() -> None:
         build_reference_profile(df, ["nope"], [])
     with pytest.raises(ValueError, match="format"):
         ReferenceProfile.from_json(b'{"format": "something/v9"}')
+
+
+def test_targets_are_profiled_but_not_features_and_survive_json() -> None:
+    frame = pd.DataFrame(
+        {"x": np.arange(100, dtype=float), "label": ["a", "b"] * 50, "y": np.arange(100) * 0.5}
+    )
+    profile = build_reference_profile(frame, ["x"], [], targets=["label", "y"])
+    assert profile.features == ["x"]  # a check without a feature list skips the targets
+    assert profile.categorical["label"].categories == {"a": 50, "b": 50}
+    assert profile.numeric["y"].count == 100
+    again = ReferenceProfile.from_json(profile.to_json())
+    assert again.targets == ["label", "y"] and again.features == ["x"]
+    # a profile written before targets existed reads as one without targets
+    older = json.loads(build_reference_profile(frame, ["x"], []).to_json())
+    assert "targets" not in older
+    assert ReferenceProfile.from_json(json.dumps(older).encode()).targets == []

@@ -79,7 +79,11 @@ def test_iris_snapshot_profile_and_summary(tmp_path: Path) -> None:
     )
     assert profile.rows == 150
     assert sorted(profile.numeric) == sorted(snapshot.columns[:4])
-    assert profile.categorical == {}  # the target is not a feature: no drift on it
+    # the target is profiled for prediction drift, but it is not a feature: no data drift on it
+    assert profile.targets == ["target"] and "target" not in profile.features
+    assert profile.categorical["target"].categories == {
+        "setosa": 50, "versicolor": 50, "virginica": 50
+    }  # fmt: skip
 
 
 def test_same_content_gives_the_same_version(tmp_path: Path) -> None:
@@ -117,7 +121,10 @@ def test_csv_with_schema_and_passing_rules(tmp_path: Path, people_csv: Path) -> 
     assert msg["columns"] == 3  # the schema selects its columns
     store = store_of(tmp_path)
     profile = ReferenceProfile.from_json(store.read_bytes(msg["profileUri"]))
-    assert list(profile.numeric) == ["income"] and list(profile.categorical) == ["city"]
+    assert profile.features == ["income", "city"]
+    assert profile.targets == [
+        c["name"] for c in spec["schema"]["columns"] if c["type"] == "target"
+    ]
     assert profile.categorical["city"].categories["paris"] == 2
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,10 +86,13 @@ class ReferenceProfile:
     numeric: dict[str, NumericProfile] = field(default_factory=dict)
     categorical: dict[str, CategoricalProfile] = field(default_factory=dict)
     format: str = FORMAT
+    # Columns profiled as the training target (prediction drift compares the served
+    # predictions with them); not features, so a check without a feature list skips them.
+    targets: list[str] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
+        return [c for c in (*self.numeric, *self.categorical) if c not in self.targets]
 
     def to_json(self) -> bytes:
         doc = {
@@ -105,6 +109,8 @@ class ReferenceProfile:
                 for name, p in self.categorical.items()
             },
         }
+        if self.targets:  # older readers ignore it; profiles without it read as no targets
+            doc["targets"] = list(self.targets)
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod
@@ -124,6 +130,7 @@ class ReferenceProfile:
                 )
                 for name, d in doc["categorical"].items()
             },
+            targets=[str(t) for t in doc.get("targets") or []],
         )
 
 
@@ -137,6 +144,7 @@ def build_reference_profile(
     seed: int = 0,
     grid: int = DEFAULT_GRID,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
+    targets: Sequence[str] = (),
 ) -> ReferenceProfile:
     """Profile ``frame`` for later drift checks.
 
@@ -145,17 +153,27 @@ def build_reference_profile(
     to the grid).
     """
     del seed
-    missing = [c for c in [*numeric, *categorical] if c not in frame.columns]
+    targets = [t for t in targets if t not in numeric and t not in categorical]
+    missing = [c for c in [*numeric, *categorical, *targets] if c not in frame.columns]
     if missing:
         raise ValueError(f"columns not in the data: {', '.join(missing)}")
     if sample_size < 1 or bins < 1 or grid < 2 or max_categories < 1:
         raise ValueError("sample_size, bins, grid and max_categories must be positive")
+    # A target of numbers (a regressor's, or integer classes) is profiled as numeric values;
+    # class names as categories.
+    numeric_targets = [t for t in targets if pd.api.types.is_numeric_dtype(frame[t])]
+    categorical_targets = [t for t in targets if t not in numeric_targets]
     return ReferenceProfile(
         rows=len(frame),
-        numeric={name: _profile_numeric(frame[name], sample_size, bins, grid) for name in numeric},
-        categorical={
-            name: _profile_categorical(frame[name], max_categories) for name in categorical
+        numeric={
+            name: _profile_numeric(frame[name], sample_size, bins, grid)
+            for name in [*numeric, *numeric_targets]
         },
+        categorical={
+            name: _profile_categorical(frame[name], max_categories)
+            for name in [*categorical, *categorical_targets]
+        },
+        targets=list(targets),
     )
 
 

@@ -87,7 +87,11 @@ def profile(namespace: str, name: str, spec: DatasetSpec, store: Store) -> dict[
             store, paths.dataset_snapshot(namespace, name, version), snapshot, version
         )
         profile_bytes = _reference_profile(
-            data, schema.of_type("numeric"), schema.of_type("categorical"), spec
+            data,
+            schema.of_type("numeric"),
+            schema.of_type("categorical"),
+            spec,
+            schema.of_type("target"),
         )
         uri, sha = store.write_bytes(paths.dataset_profile(namespace, name, version), profile_bytes)
         summary["profileUri"], summary["profileSha256"] = uri, sha
@@ -124,16 +128,22 @@ def _write_immutable(store: Store, path: str, data: bytes, sha256: str) -> str:
 
 
 def _reference_profile(
-    data: pd.DataFrame, numeric: list[str], categorical: list[str], spec: DatasetSpec
+    data: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    spec: DatasetSpec,
+    targets: list[str],
 ) -> bytes:
+    """Features for drift checks, and the target (not a feature) for prediction drift."""
     from ..drift.profile import build_reference_profile
 
     reference = build_reference_profile(
-        data[numeric + categorical],
+        data[numeric + categorical + targets],
         numeric,
         categorical,
         sample_size=spec.profile.sample_size,
         bins=spec.profile.bins,
+        targets=targets,
     )
     out: bytes = reference.to_json()
     return out

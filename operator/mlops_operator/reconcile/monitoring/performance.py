@@ -112,9 +112,11 @@ def plan_performance(
 
 
 def target_column(observed: Observed) -> str | None:
-    """The training data's label column: from the TrainingJob behind the served version."""
-    job = observed.source_job
-    value = ((job or {}).get("spec") or {}).get("target")
+    """The training data's label column: the served version's lineage says it, else the
+    TrainingJob behind it (versions registered before lineage named it)."""
+    lineage = ((observed.model_version or {}).get("spec") or {}).get("lineage") or {}
+    job = ((observed.source_job or {}).get("spec") or {}).get("target")
+    value = lineage.get("target") or job
     return str(value) if value else None
 
 
