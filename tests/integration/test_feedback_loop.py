@@ -317,3 +317,71 @@ def test_a_challenger_rolls_out_only_when_it_beats_the_champion(
         apps = kubernetes.client.AppsV1Api(kube_api)
         stable = apps.read_namespaced_deployment("iris", namespace)
         assert stable.spec.template.metadata.labels["mlops.dev/model-version"] == v2
+
+
+def test_labels_from_a_bulk_source_and_an_unreadable_source(
+    kube_api: kubernetes.client.ApiClient,
+    namespace: str,
+    objects: Objects,
+    store: str,
+    tmp_path: Path,
+) -> None:
+    """Ground truth that arrives in bulk, from elsewhere (a CSV with its own column names),
+    judged like labels sent to the feedback API; a source that cannot be read says so."""
+    with running_operator(namespace):
+        mv = train_served_model(kube_api, namespace, objects, tmp_path)
+        serve(kube_api, objects, mv["metadata"]["name"])
+        traffic = production_traffic(mv, store, rows=200, right=0.9, seed=11)
+        write_parquet(
+            store,
+            paths.samples_dir(namespace, "iris", mv["metadata"]["name"]),
+            traffic.drop(columns=["__truth"]),
+        )
+        bulk = tmp_path / "labels" / "day-1.csv"
+        bulk.parent.mkdir()
+        pd.DataFrame({"request": traffic[records.ID], "species": traffic["__truth"]}).to_csv(
+            bulk, index=False
+        )
+        monitor = performance_monitor("bulk")
+        monitor["spec"]["action"] = {"type": "alert"}
+        monitor["spec"]["performance"]["thresholds"] = {"maxDrop": 0.2}
+        monitor["spec"]["performance"]["labels"] = {
+            "uri": bulk.parent.as_uri(),
+            "idColumn": "request",
+            "labelColumn": "species",
+        }
+        objects.create(monitor)
+        wait_for(
+            lambda: (objects.get("DriftMonitor", "bulk")["status"]["performance"] or {}).get(
+                "realized"
+            ),
+            60,
+            what="realized accuracy",
+        )
+        judged = objects.get("DriftMonitor", "bulk")["status"]["performance"]
+        expected = accuracy_score(traffic["__truth"], traffic[records.PREDICTION])
+        assert judged["labeled"] == 200
+        assert judged["realized"] == pytest.approx(expected, abs=1e-6)
+        healthy = objects.condition("DriftMonitor", "bulk", "PerformanceDegraded")
+        assert healthy is not None and healthy["status"] == "False"
+        assert healthy["reason"] == "PerformanceOK"
+
+        broken = performance_monitor("broken-labels")
+        broken["spec"]["action"] = {"type": "alert"}
+        broken["spec"]["performance"]["labels"] = {
+            "uri": bulk.parent.as_uri(),
+            "labelColumn": "no-such-column",
+        }
+        objects.create(broken)
+        refused = wait_for(
+            lambda: (
+                (c := objects.condition("DriftMonitor", "broken-labels", "Ready"))
+                and c["status"] == "False"
+                and c
+            ),
+            90,
+            what="Ready=False on an unreadable labels source",
+        )
+        assert refused["reason"] == "LabelsUnreadable"
+        assert "spec.performance.labels" in refused["message"]
+        assert "no-such-column" in refused["message"]
