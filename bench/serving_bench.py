@@ -3,12 +3,16 @@
 Contenders, each one uvicorn worker process (the same for all), access log off for all:
   ours   `mlops-operator serve` (V1 :predict; validation, metrics, 10 % drift sampling on)
   bare   Starlette + onnxruntime, one route, no validation/metrics/sampling: the floor
-  mlflow `mlflow models serve --env-manager local` (its own venv, see requirements-mlflow.txt)
+  mlflow `mlflow models serve --env-manager local` of the scikit-learn flavor (its own venv,
+         see requirements-mlflow.txt): the same fitted estimator, run by scikit-learn
+  mlflow-onnx  the same command on MLflow's onnx flavor (mlflow.onnx) of the very ONNX file
+         ours and bare run, with onnxruntime pinned to ours and one intra-op thread as ours:
+         ours vs mlflow-onnx is the server alone, mlflow-onnx vs mlflow the runtime alone
 on a RandomForest (50 trees, depth 8) and a LogisticRegression over 20 numeric features.
-ours and bare run the same ONNX file; mlflow runs the same fitted scikit-learn estimator.
 
-uvicorn uses httptools + uvloop where installed (our venv, and the MLflow venv through
-requirements-mlflow.txt), so all three share one HTTP stack; the script prints which.
+The HTTP stack and the access log are checked on the running servers, not assumed: the
+compiled modules loaded in each server's processes (httptools, uvloop) and the request lines
+its log gained while measured (bench/serving_report.py).
 
 Load: wrk (-t2 -c8, loopback) when /usr/bin/wrk exists, else an asyncio client with 8
 connections over httpx. Rounds are interleaved (every contender once per round, all
@@ -30,15 +34,15 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import venv
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from serving_report import Result, access_lines, http_stack_of, process_tree_cpu, report
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path.home() / ".cache" / "mlops-operator" / "bench"
@@ -229,57 +233,55 @@ def save_mlflow_model(
     subprocess.run([str(python), "-c", script, *args], env=env, check=True)
 
 
-def start_mlflow(model: str, info: dict[str, object], workdir: Path, python: Path) -> Server:
+def save_mlflow_onnx_model(
+    python: Path, info: dict[str, object], target: Path, env: dict[str, str]
+) -> None:
+    """The very ONNX file ours serves, saved with MLflow's onnx flavor and a tensor signature
+    (one float32 [n, 1] input per column, as the graph takes them), onnxruntime on one thread
+    as ours."""
+    if target.exists():
+        shutil.rmtree(target)
+    script = (
+        "import json, sys, numpy as np, onnx, onnxruntime as ort, mlflow.onnx\n"
+        "from mlflow.models import infer_signature\n"
+        "row, names = json.loads(sys.argv[3]), json.loads(sys.argv[4])\n"
+        "x = {n: np.array([[v]], dtype=np.float32) for n, v in zip(names, row)}\n"
+        "session = ort.InferenceSession(sys.argv[1])\n"
+        "y = dict(zip([o.name for o in session.get_outputs()], session.run(None, x)))\n"
+        "mlflow.onnx.save_model(onnx.load(sys.argv[1]), sys.argv[2],\n"
+        "    signature=infer_signature(x, y),\n"
+        "    onnx_session_options={'intra_op_num_threads': 1, 'inter_op_num_threads': 1})\n"
+    )
+    args = [str(info["onnx"]), str(target), json.dumps(info["row"]), json.dumps(FEATURES)]
+    subprocess.run([str(python), "-c", script, *args], env=env, check=True)
+
+
+def start_mlflow(
+    model: str, info: dict[str, object], workdir: Path, python: Path, flavor: str = "sklearn"
+) -> Server:
     env = mlflow_env(workdir)
-    target = workdir / f"mlflow-{model}"
-    save_mlflow_model(python, info, target, env)
+    name = "mlflow" if flavor == "sklearn" else f"mlflow-{flavor}"
+    target = workdir / f"{name}-{model}"
+    if flavor == "sklearn":
+        save_mlflow_model(python, info, target, env)
+        body: dict[str, object] = {"dataframe_split": {"columns": FEATURES, "data": [info["row"]]}}
+    else:
+        save_mlflow_onnx_model(python, info, target, env)
+        row: list[float] = info["row"]  # type: ignore[assignment]
+        body = {"inputs": {f: [[v]] for f, v in zip(FEATURES, row, strict=True)}}
     port = free_port()
     cmd = [
         str(MLFLOW_VENV / "bin" / "mlflow"), "models", "serve", "-m", str(target),
         "-h", "127.0.0.1", "-p", str(port), "--env-manager", "local", "-w", str(WORKERS),
     ]  # fmt: skip
-    log = workdir / f"mlflow-{model}.log"
+    log = workdir / f"{name}-{model}.log"
     process = _start(cmd, env, log)
     wait_http(f"http://127.0.0.1:{port}/ping", process, log, 120)
-    body = json.dumps({"dataframe_split": {"columns": FEATURES, "data": [info["row"]]}}).encode()
-    return Server("mlflow", model, f"http://127.0.0.1:{port}/invocations", body, process, log)
+    url = f"http://127.0.0.1:{port}/invocations"
+    return Server(name, model, url, json.dumps(body).encode(), process, log)
 
 
 # --- load --------------------------------------------------------------------------------------
-@dataclass
-class Result:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    requests: int
-    cpu_ms_per_request: float
-
-
-def process_tree_cpu(pid: int) -> float:
-    """user+sys seconds of pid and all its descendants (uvicorn may run in a child)."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    total, stack = 0.0, [pid]
-    tick = os.sysconf("SC_CLK_TCK")
-    while stack:
-        current = stack.pop()
-        if current in stats:
-            total += (int(stats[current][11]) + int(stats[current][12])) / tick
-        stack.extend(children.get(current, []))
-    return total
-
-
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -347,12 +349,14 @@ def measure(server: Server, duration: float, workdir: Path, use_wrk: bool) -> Re
     else:
         run_async_client(server, 1)
     cpu_before = process_tree_cpu(server.process.pid)
+    lines_before = access_lines(server.log)
     if use_wrk:
         rps, p50, p99, errors, requests = run_wrk(server, duration, workdir)
     else:
         rps, p50, p99, errors, requests = run_async_client(server, duration)
     cpu = process_tree_cpu(server.process.pid) - cpu_before
-    return Result(rps, p50, p99, errors, requests, cpu * 1000 / max(requests, 1))
+    logged = access_lines(server.log) - lines_before
+    return Result(rps, p50, p99, errors, requests, cpu * 1000 / max(requests, 1), logged)
 
 
 # --- bare floor server ---------------------------------------------------------------------------
@@ -388,56 +392,6 @@ def bare_server(onnx_path: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
-def http_stack() -> str:
-    import importlib.util
-
-    fast = all(importlib.util.find_spec(m) for m in ("httptools", "uvloop"))
-    return "uvicorn + httptools + uvloop" if fast else "uvicorn + h11 + asyncio"
-
-
-# --- report ------------------------------------------------------------------------------------
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def report(results: dict[tuple[str, str], list[Result]], rounds: int) -> bool:
-    ok = True
-    print(f"\nmedians of {rounds} interleaved rounds; {WORKERS} worker process per server, "
-          f"{CONNECTIONS} connections, loopback\n")  # fmt: skip
-    print("| model | server | req/s | p50 ms | p99 ms | server CPU ms/req | errors |")
-    print("|---|---|---|---|---|---|---|")
-    for (name, model), runs in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(
-            f"| {model} | {name} | {median([r.rps for r in runs]):.0f} | "
-            f"{median([r.p50_ms for r in runs]):.2f} | {median([r.p99_ms for r in runs]):.2f} | "
-            f"{median([r.cpu_ms_per_request for r in runs]):.3f} | "
-            f"{sum(r.errors for r in runs)}/{sum(r.requests for r in runs)} |"
-        )
-    print("\n| model | ratio (per round, median) | value | target | met |")
-    print("|---|---|---|---|---|")
-    for model in sorted({m for _, m in results}):
-        ours = results.get(("ours", model), [])
-        checks: list[tuple[str, Callable[[Result, Result], float], str, str]] = [
-            ("bare", lambda o, b: o.rps / b.rps, ">=", "ours/bare req/s"),
-            ("mlflow", lambda o, m: o.rps / m.rps, ">=", "ours/mlflow req/s"),
-            ("mlflow", lambda o, m: m.p99_ms / o.p99_ms, ">=", "mlflow p99 / ours p99"),
-        ]
-        targets = {"ours/bare req/s": 0.7, "ours/mlflow req/s": 30, "mlflow p99 / ours p99": 20}
-        for other, ratio, _, label in checks:
-            theirs = results.get((other, model), [])
-            if not ours or not theirs:
-                continue
-            value = median([ratio(o, t) for o, t in zip(ours, theirs, strict=False)])
-            met = value >= targets[label]
-            ok &= met
-            verdict = "yes" if met else "NO"
-            print(f"| {model} | {label} | {value:.2f} | >= {targets[label]} | {verdict} |")
-    if any(r.errors for runs in results.values() for r in runs):
-        ok = False
-        print("\nsome requests failed (see errors column)")
-    return ok
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -455,7 +409,6 @@ def main(argv: list[str] | None = None) -> int:
 
     use_wrk = args.client == "wrk" or (args.client == "auto" and Path("/usr/bin/wrk").exists())
     print(f"load generator: {'wrk -t2 -c8' if use_wrk else 'asyncio + httpx, 8 connections'}")
-    print(f"HTTP stack of ours and bare: {http_stack()} (MLflow's venv installs the same)")
     workdir = Path(tempfile.mkdtemp(prefix="mlops-serving-bench-"))
     models = build_models(workdir)
     python = None if args.skip_mlflow else ensure_mlflow_venv()
@@ -466,12 +419,16 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(start_bare(model, info, workdir))
             if python is not None:
                 servers.append(start_mlflow(model, info, workdir, python))
+                servers.append(start_mlflow(model, info, workdir, python, flavor="onnx"))
         results: dict[tuple[str, str], list[Result]] = {}
+        stacks: dict[str, str] = {}
         for round_no in range(args.rounds):
             order = servers if round_no % 2 == 0 else list(reversed(servers))
             for server in order:
                 result = measure(server, args.duration, workdir, use_wrk)
                 results.setdefault((server.name, server.model), []).append(result)
+                in_process = server.name in ("ours", "bare")  # uvicorn.run, not a command
+                stacks.setdefault(server.name, http_stack_of(server.process.pid, in_process))
                 print(f"round {round_no + 1} {server.model:8} {server.name:6} "
                       f"{result.rps:8.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
                       f"p99 {result.p99_ms:7.2f} ms  cpu {result.cpu_ms_per_request:.3f} ms/req",
@@ -481,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     samples = list((workdir / "samples").rglob("*.parquet"))
     print(f"\nour server wrote {len(samples)} drift-sample files during the run")
-    return 0 if report(results, args.rounds) else 1
+    return 0 if report(results, args.rounds, WORKERS, CONNECTIONS, stacks) else 1
 
 
 if __name__ == "__main__":
