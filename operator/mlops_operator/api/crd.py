@@ -29,6 +29,10 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
     return {k: _resolve(v, defs) for k, v in node.items() if k not in _DROP}
 
 
+# Marks a schema node that holds any JSON value (a categorical choice: string, number, bool).
+ANY_VALUE = "x-mlops-any-value"
+
+
 def _structural(node: Any) -> Any:
     """Rewrite one resolved JSON Schema node into the OpenAPI v3 subset CRDs accept."""
     if isinstance(node, list):
@@ -55,6 +59,9 @@ def _structural(node: Any) -> Any:
         node.pop("default", None)
     if node.get("x-kubernetes-preserve-unknown-fields"):
         node.pop("additionalProperties", None)
+        if node.pop(ANY_VALUE, False):  # any JSON value (a scalar too): no type at all
+            node.pop("type", None)
+            return node
         node["type"] = "object"
         return node
     if node.get("type") == "object":

@@ -70,6 +70,17 @@ class ProductionWindow(ApiModel):
     written_at: str | None = None
 
 
+class SearchLineage(ApiModel):
+    """Which trial of which search a ModelVersion comes from."""
+
+    trial: int = Field(ge=0)
+    trials: int = Field(ge=1, description="Trials the search ran.")
+    algorithm: str
+    objective: str
+    value: float
+    report_uri: str | None = None
+
+
 class Lineage(ApiModel):
     training_job: str | None = None
     dataset: DatasetLineage | None = None
@@ -79,6 +90,10 @@ class Lineage(ApiModel):
     )
     production_window: ProductionWindow | None = None
     target: str | None = Field(default=None, description="The training data's label column.")
+    search: SearchLineage | None = Field(
+        default=None, description="The hyperparameter search this version won."
+    )
+    run_uri: str | None = Field(default=None, description="The training run's record.")
 
 
 class ModelVersionSpec(ApiModel):

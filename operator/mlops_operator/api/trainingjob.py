@@ -21,6 +21,7 @@ from .base import (
 )
 from .modelversion import CLASSIFICATION, REGRESSION, Task
 from .phases import TrainingJobPhase
+from .search import Search, SearchStatus
 
 # The allow-list: only these estimators can be trained, each with the module that holds its
 # class; scikit-learn hyperparameters are checked against that class's own get_params().
@@ -143,6 +144,23 @@ class TrainingJobSpec(ApiModel):
     backoff_limit: int = Field(default=1, ge=0, le=10)
     active_deadline_seconds: int | None = Field(default=None, ge=1)
     ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    search: Search | None = Field(
+        default=None,
+        description="Search these hyperparameters (on top of `hyperparameters`): one Job per "
+        "trial; the best trial that passes acceptance is registered.",
+    )
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.search) || !has(self.search.pruning) "
+                "|| self.search.pruning.type == 'none' "
+                "|| (has(self.split) && self.split.method == 'kfold')",
+                "median pruning works on per-fold scores: set split.method to kfold",
+                ".search.pruning",
+            ),
+        )
+    }
 
 
 class TrainingJobStatus(StatusBase):
@@ -156,6 +174,8 @@ class TrainingJobStatus(StatusBase):
     model_version: str | None = None
     failure_reason: str | None = None
     failure_message: str | None = None
+    search: SearchStatus | None = None
+    run_uri: str | None = Field(default=None, description="The run record in the store.")
 
 
 class TrainingJob(ApiModel):

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sys
 from typing import Any
 
 from .. import API_VERSION, kube
-from ..api.kinds import DATASET, MODEL_VERSION, TRAINING_JOB
+from ..api.kinds import DATASET, JOB, MODEL_VERSION, TRAINING_JOB
 from ..config import OperatorConfig
 from ..metrics import TRAINING_FAILURES
 from ..reconcile import trainingjob as decide
+from ..reconcile.jobs import job_outcome
+from ..reconcile.search import decide as search
+from ..reconcile.search import trials as trial_set
 from .common import carry_out
 from .dataset import job_state
 from .results import read_result
 
+log = logging.getLogger(__name__)
 CONFIG = OperatorConfig.from_env()
+STUDY_TIMEOUT = 120.0
+# A finished trial's result never changes: read each once per operator process.
+_RESULTS: dict[str, dict[str, Any]] = {}
 
 
 def _validate_hyperparameters(estimator: str, params: dict[str, Any]) -> list[str]:
@@ -30,6 +41,12 @@ async def observe(plain: dict[str, Any]) -> decide.TrainingWorld:
     )
     if decide.finished(plain):
         return decide.TrainingWorld(dataset)
+    if plain["spec"].get("search"):
+        world = await observe_search(plain)
+        versions = []
+        if search.counts(plain, world).done:
+            versions = await kube.list_objects(API_VERSION, MODEL_VERSION.kind, namespace)
+        return decide.TrainingWorld(dataset, model_versions=versions, search=world)
     outcome = await job_state(namespace, decide.train_job_name(plain))
     result, versions = None, []
     if outcome.state in ("Succeeded", "Failed"):
@@ -46,3 +63,65 @@ async def reconcile(plain: dict[str, Any]) -> float | None:
         TRAINING_FAILURES.labels(plain["metadata"]["namespace"]).inc()
     await carry_out(TRAINING_JOB, plain, decision)
     return decision.requeue_after
+
+
+async def _trial_result(uri: str) -> dict[str, Any] | None:
+    if uri in _RESULTS:
+        return _RESULTS[uri]
+    result = await read_result(uri)
+    if result is not None:
+        _RESULTS[uri] = result
+    return result
+
+
+async def observe_search(plain: dict[str, Any]) -> search.SearchWorld:
+    """The trials from their Jobs and result files; new trials' parameters from the sampler."""
+    namespace = plain["metadata"]["namespace"]
+    metric = plain["spec"]["search"]["objective"]["metric"]
+    jobs = await kube.list_objects(*JOB, namespace, trial_set.trial_selector(plain))
+    by_number = {trial_set.job_number(j): j for j in jobs}
+    created = trial_set.created_count(plain, jobs)
+    found = []
+    for number in range(created):
+        job = by_number.get(number)
+        outcome = job_outcome(job)
+        result = None
+        if outcome.state in ("Succeeded", "Failed", "Missing"):
+            uri = trial_set.trial_result_uri(CONFIG.store_uri, plain, number)
+            result = await _trial_result(uri)
+        name = trial_set.trial_job_name(plain, number)
+        found.append(trial_set.trial_state(number, name, job, outcome, result, metric))
+    world = search.SearchWorld(found, created)
+    ask = search.to_start(plain, world)
+    report = search.report_due(plain, world)
+    if not ask and not report:
+        return world
+    report_uri = trial_set.report_uri(CONFIG.store_uri, plain) if report else None
+    answer = await run_study(search.study_request(plain, world, ask, report_uri))
+    suggestions = {int(k): v for k, v in (answer.get("suggestions") or {}).items()}
+    return search.SearchWorld(found, created, suggestions, answer.get("report"))
+
+
+async def run_study(request: dict[str, Any]) -> dict[str, Any]:
+    """The sampler and the report, in a process of their own (Optuna stays out of ours)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mlops_operator.training.study_cli",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(json.dumps(request).encode()), STUDY_TIMEOUT
+        )
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    try:
+        answer: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        answer = {"ok": False, "error": err.decode(errors="replace")[-500:]}
+    if not answer.get("ok"):
+        log.warning("search study helper failed: %s", answer.get("error"))
+    return answer

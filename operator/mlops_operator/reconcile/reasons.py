@@ -98,3 +98,10 @@ PREDICTING = "Predicting"
 PREDICTED = "Predicted"
 PREDICTION_FAILED = "PredictionFailed"  # also reported by a partition
 PARTITION_RETRIED = "PartitionRetried"
+
+# TrainingJob hyperparameter search.
+INVALID_SEARCH_SPACE = "InvalidSearchSpace"
+SEARCHING = "Searching"
+TRIALS_STARTED = "TrialsStarted"
+SEARCH_FINISHED = "SearchFinished"
+NO_TRIAL_PASSED = "NoTrialPassed"

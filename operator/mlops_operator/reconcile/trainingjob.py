@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,9 @@ from .decision import Decision
 from .jobs import MISSING, JobOutcome, JobSettings, job_manifest
 from .names import child_name
 from .ownership import child_labels, owner_reference
+from .search import trials as search_trials
+from .search.decide import SearchWorld, decide_search
+from .search.space import space_errors
 
 # While a ModelVersion number is being claimed: look again this soon if no event comes
 # (another TrainingJob may have taken the number; the API server's name uniqueness decides).
@@ -38,6 +42,7 @@ class TrainingWorld:
     outcome: JobOutcome = field(default_factory=lambda: JobOutcome(MISSING))
     result: dict[str, Any] | None = None  # the Job's result file, once it finished
     model_versions: list[dict[str, Any]] = field(default_factory=list)  # of the namespace
+    search: SearchWorld | None = None  # with spec.search: the trials
 
 
 def finished(body: dict[str, Any]) -> bool:
@@ -52,6 +57,8 @@ def decide(
     waiting, entry = decide_before_job(body, world.dataset, validate)
     if waiting is not None or entry is None:
         return waiting or Decision()
+    if body["spec"].get("search"):
+        return _decide_search(body, entry, world, config)
     job = train_job(body, entry, config)
     decision = decide_job(body, entry, world.outcome, world.result, job)
     if not decision.done and world.outcome.state == Phase.SUCCEEDED and world.result:
@@ -60,12 +67,60 @@ def decide(
     return decision
 
 
+def _decide_search(
+    body: dict[str, Any], entry: dict[str, Any], world: TrainingWorld, config: OperatorConfig
+) -> Decision:
+    def build(number: int, params: dict[str, Any], extra: list[str]) -> dict[str, Any]:
+        return trial_job(body, entry, config, number, params, extra)
+
+    def claim(decision: Decision, result: dict[str, Any], lineage: dict[str, Any]) -> None:
+        image = build(0, {}, [])["spec"]["template"]["spec"]["containers"][0]["image"]
+        register(decision, body, result, world.model_versions, image, lineage)
+
+    decision = decide_search(body, world.search or SearchWorld(), build, claim)
+    decision.status["datasetVersion"] = entry["version"]
+    return decision
+
+
+def trial_job(
+    body: dict[str, Any],
+    entry: dict[str, Any],
+    config: OperatorConfig,
+    number: int,
+    params: dict[str, Any],
+    extra: list[str],
+) -> dict[str, Any]:
+    """One search trial: the training Job with the trial's hyperparameters on top."""
+    spec = dict(body["spec"])
+    spec.pop("search", None)
+    spec["hyperparameters"] = {**(spec.get("hyperparameters") or {}), **params}
+    name = search_trials.trial_job_name(body, number)
+    job = train_job(
+        {**body, "spec": spec},
+        entry,
+        config,
+        name=name,
+        uid=search_trials.trial_uid(body, number),
+        result=search_trials.trial_result_uri(config.store_uri, body, number),
+        extra=["--trial", str(number), *extra],
+    )
+    labels = {search_trials.TRIAL_LABEL: str(number),
+              search_trials.GENERATION_LABEL: str(search_trials.generation(body))}  # fmt: skip
+    job["metadata"]["labels"].update(labels)
+    job["spec"]["template"]["metadata"]["labels"].update(labels)
+    job["metadata"]["annotations"] = {
+        search_trials.TRIAL_PARAMS: json.dumps(params, sort_keys=True, separators=(",", ":"))
+    }
+    return job
+
+
 def register(
     decision: Decision,
     body: dict[str, Any],
     result: dict[str, Any],
     existing: list[dict[str, Any]],
     image: str,
+    lineage: dict[str, Any] | None = None,
 ) -> None:
     """Claim the next ModelVersion number, or finish once our ModelVersion is there."""
     already = registered_by(existing, body)
@@ -76,7 +131,9 @@ def register(
         return
     version = next_version(existing, body["spec"]["model"])
     labels = child_labels(TRAINING_JOB.kind, body["metadata"]["name"])
-    decision.create.append(model_version_manifest(body, result, version, labels, image))
+    manifest = model_version_manifest(body, result, version, labels, image)
+    manifest["spec"]["lineage"].update(lineage or {})
+    decision.create.append(manifest)
     decision.look_again_in(REGISTER_RETRY_SECONDS)
 
 
@@ -99,6 +156,9 @@ def spec_errors(
     errors = validate_params(spec.estimator, spec.hyperparameters)
     if errors:
         return reasons.INVALID_HYPERPARAMETERS, "; ".join(errors)
+    search_problem = space_errors(spec, validate_params)
+    if search_problem:
+        return reasons.INVALID_SEARCH_SPACE, search_problem
     schema = ((dataset or {}).get("spec") or {}).get("schema")
     if schema:
         names = {c["name"] for c in schema.get("columns", [])}
@@ -118,7 +178,14 @@ def spec_errors(
 
 
 def train_job(
-    body: dict[str, Any], dataset_version: dict[str, Any], config: OperatorConfig
+    body: dict[str, Any],
+    dataset_version: dict[str, Any],
+    config: OperatorConfig,
+    *,
+    name: str | None = None,
+    uid: str | None = None,
+    result: str | None = None,
+    extra: list[str] | None = None,
 ) -> dict[str, Any]:
     meta = body["metadata"]
     owner, labels = owner_reference(body), child_labels(TRAINING_JOB.kind, meta["name"])
@@ -127,14 +194,16 @@ def train_job(
         "train",
         "--namespace", meta["namespace"],
         "--name", meta["name"],
-        "--uid", meta["uid"],
+        "--uid", uid or meta["uid"],
         "--spec", spec.model_dump_json(by_alias=True, exclude_none=True),
         "--dataset-name", spec.dataset_ref.name,
         "--dataset-version", dataset_version["version"],
         "--snapshot-uri", dataset_version["snapshotUri"],
         "--profile-uri", dataset_version["profileUri"],
         "--store", config.store_uri,
-        "--result-uri", result_uri(config, body),
+        "--result-uri", result or result_uri(config, body),
+        "--image", spec.image or config.image,
+        *(extra or []),
     ]  # fmt: skip
     settings = JobSettings(
         image=spec.image or config.image,
@@ -146,7 +215,8 @@ def train_job(
         active_deadline_seconds=spec.active_deadline_seconds,
         ttl_seconds_after_finished=spec.ttl_seconds_after_finished,
     )
-    return job_manifest(train_job_name(body), meta["namespace"], labels, owner, settings, config)
+    job_name = name or train_job_name(body)
+    return job_manifest(job_name, meta["namespace"], labels, owner, settings, config)
 
 
 def _finished(status: dict[str, Any], generation: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -129,3 +130,36 @@ def evaluate(
         for name, value in score(model, x.iloc[test], y.iloc[test], names).items():
             per_metric.setdefault(name, []).append(value)
     return {name: round(float(np.mean(values)), 6) for name, values in per_metric.items()}
+
+
+FoldCallback = Callable[[int, dict[str, float]], None]
+
+
+def evaluate_folds(
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: pd.Series,
+    *,
+    task: str,
+    split: Split,
+    names: list[str],
+    after_fold: FoldCallback | None = None,
+) -> dict[str, list[float]]:
+    """Each metric's value on each test part, in fold order. `after_fold(i, scores)` is called
+    after fold i with that fold's scores; it may raise to stop early (pruning)."""
+    per_metric: dict[str, list[float]] = {}
+    for i, (train, test) in enumerate(splits(x, y, task, split)):
+        model = clone(pipeline).fit(x.iloc[train], y.iloc[train])
+        scores = score(model, x.iloc[test], y.iloc[test], names)
+        for name, value in scores.items():
+            per_metric.setdefault(name, []).append(float(value))
+        if after_fold is not None:
+            after_fold(i, scores)
+    return per_metric
+
+
+def summarize(folds: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean, standard deviation) of each metric over its folds, rounded as `evaluate` does."""
+    means = {name: round(float(np.mean(v)), 6) for name, v in folds.items()}
+    stds = {name: round(float(np.std(v)), 6) for name, v in folds.items()}
+    return means, stds

@@ -25,6 +25,7 @@ from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
 from ..reconcile import reasons
+from . import pruning
 from .common import (
     ArgumentParser,
     InvalidInput,
@@ -35,8 +36,9 @@ from .common import (
     report,
 )
 from .estimators import build_pipeline, effective_params, validate_hyperparameters
-from .evaluate import evaluate, metric_names
+from .evaluate import evaluate_folds, metric_names, summarize
 from .export import export, signature
+from .runs import RunRecord
 from .snapshot import read_parquet
 
 
@@ -60,6 +62,12 @@ def build_parser() -> ArgumentParser:
         choices=("auto", SKOPS),
         default="auto",
         help="auto: ONNX where it converts faithfully, else skops",
+    )
+    parser.add_argument("--image", default="", help="the image this pod runs (run record)")
+    parser.add_argument("--trial", type=int, help="the trial number, in a search")
+    parser.add_argument(
+        "--pruning-json",
+        help="median pruning: {metric, direction, startupTrials, warmupFolds, history}",
     )
     add_output_arguments(parser)
     return parser
@@ -151,15 +159,22 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
 
     started = time.perf_counter()
     pipeline = build_pipeline(spec, numeric, categorical)
+    pruner = pruning.FoldPruner.from_json(args.pruning_json) if args.pruning_json else None
+    run = RunRecord(args, spec, store, task)
     try:
         with warnings.catch_warnings():
             # SVC(probability=True) is set on purpose; its 1.9 deprecation notice is noise.
             warnings.filterwarnings("ignore", "The `probability` parameter", FutureWarning)
-            metrics = evaluate(pipeline, x, y, task=task, split=spec.split, names=names)
+            folds = evaluate_folds(
+                pipeline, x, y, task=task, split=spec.split, names=names, after_fold=pruner
+            )
             pipeline.fit(x, y)
+    except pruning.Pruned as pruned:
+        return run.pruned(pruned, round(time.perf_counter() - started, 3))
     except ValueError as err:  # e.g. a hyperparameter combination only fit() rejects
         raise TrainerError(f"{spec.estimator} failed to fit: {err}") from err
     fit_seconds = round(time.perf_counter() - started, 3)
+    metrics, stds = summarize(folds)
     failures = acceptance_failures(metrics, spec.acceptance)
 
     classes = [str(c) for c in pipeline.classes_] if task == CLASSIFICATION else None
@@ -202,7 +217,9 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
         "fitSeconds": fit_seconds,
         "rows": len(y),
         "createdAt": card["createdAt"],
+        **run.record(folds, stds, "accepted" if not failures else "rejected", fit_seconds),
     }
+    run.track(result)
     result_uri, result_sha = store.write_json(paths.run_result(ns, args.name, args.uid), result)
     return {
         "ok": True,

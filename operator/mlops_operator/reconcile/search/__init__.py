@@ -1,0 +1,1 @@
+"""A TrainingJob's hyperparameter search: its space, its trials and its decisions."""
