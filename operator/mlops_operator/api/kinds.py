@@ -107,7 +107,10 @@ TRAINING_JOB = Kind(
         _col("Phase", ".status.phase"),
         _col("Model", ".spec.model"),
         _col("ModelVersion", ".status.modelVersion"),
+        _col("Trials", ".status.search.progress"),
+        _col("Best", ".status.search.bestValue", "number"),
         _col("Estimator", ".spec.estimator", priority=1),
+        _col("Objective", ".status.search.objective", priority=1),
         _col("Reason", ".status.failureReason", priority=1),
     ],
 )
