@@ -260,3 +260,16 @@ def test_a_change_of_what_it_reads_wakes_it() -> None:
     assert changed("Dataset", "other") == set()
     assert changed("ModelDeployment", "web") == {("BatchPrediction", "ml", "daily")}
     assert ("BatchPrediction", "ml", "nightly") in changed("ModelVersion", "iris-v1")
+
+
+def test_a_failed_attempt_counted_after_the_end_is_still_recorded() -> None:
+    done = started(phase="Succeeded", podFailures=0)
+    late = bp.BatchWorld(job=job(completedIndexes="0-2", failed=1))
+    decision = bp.decide(done, late, NOW, CONFIG)
+    assert decision.done and not decision.create
+    assert decision.status == {"podFailures": 1}
+    assert [e.reason for e in decision.events] == ["PartitionRetried"]
+    # Uncounted failures (the Job controller's first step) count too.
+    pending = job(uncountedTerminatedPods={"failed": ["uid-1"]}, failed=1)
+    world = bp.BatchWorld(model_version(), None, dataset(), pending, JobOutcome("Running"))  # type: ignore[arg-type]
+    assert bp.decide(started(), world, NOW, CONFIG).status["podFailures"] == 2

@@ -47,9 +47,11 @@ async def observe(plain: dict[str, Any]) -> decide.BatchWorld:
 
 
 async def reconcile(plain: dict[str, Any]) -> float | None:
-    if decide.finished(plain):
-        return None
-    world = await observe(plain)
+    if decide.finished(plain):  # only the Job's late count of failed attempts can change
+        job = await kube.get(*JOB, plain["metadata"]["namespace"], decide.job_name(plain))
+        world = decide.BatchWorld(job=job)
+    else:
+        world = await observe(plain)
     decision = decide.decide(plain, world, now(), CONFIG)
     await carry_out(BATCH_PREDICTION, plain, decision)
     return decision.requeue_after

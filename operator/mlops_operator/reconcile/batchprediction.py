@@ -204,6 +204,9 @@ def decide(
 ) -> Decision:
     decision = Decision()
     if finished(body):
+        # The Job controller may count a failed attempt only after the Job finished.
+        if world.job is not None:
+            note_retries(decision, body, world.job)
         decision.done = True
         return decision
     spec = BatchPrediction.model_validate({"spec": body["spec"]}).spec
@@ -279,21 +282,10 @@ def follow(
     body: dict[str, Any], spec: BatchPredictionSpec, world: BatchWorld, now: datetime
 ) -> Decision:
     decision = Decision()
-    status = body.get("status") or {}
     total = spec.partitions
-    done, failed, pod_failures = index_counts(world.job)
-    decision.status.update(
-        partitionsDone=done,
-        partitionsFailed=failed,
-        podFailures=pod_failures,
-        progress=f"{done}/{total}",
-    )
-    if pod_failures > int(status.get("podFailures") or 0):
-        decision.warn(
-            reasons.PARTITION_RETRIED,
-            f"{pod_failures} failed partition attempt(s) so far; a failed partition is retried "
-            f"alone (up to {spec.backoff_limit_per_index} time(s)), the others are kept",
-        )
+    done, failed, _ = index_counts(world.job)
+    decision.status.update(partitionsDone=done, partitionsFailed=failed, progress=f"{done}/{total}")
+    note_retries(decision, body, world.job)
     state = world.outcome.state
     if state in (Phase.PENDING, Phase.RUNNING):
         running = state == Phase.RUNNING or done > 0
@@ -328,6 +320,20 @@ def follow(
         + (f": {detail}" if detail else f" ({world.outcome.reason})")
     )
     return failed_run(decision, str(reason), message)
+
+
+def note_retries(decision: Decision, body: dict[str, Any], job: dict[str, Any] | None) -> None:
+    """Failed partition attempts in status, and a Warning when there are new ones."""
+    _, _, pod_failures = index_counts(job)
+    if pod_failures == int((body.get("status") or {}).get("podFailures") or 0):
+        return
+    decision.status["podFailures"] = pod_failures
+    retries = (body.get("spec") or {}).get("backoffLimitPerIndex", 2)
+    decision.warn(
+        reasons.PARTITION_RETRIED,
+        f"{pod_failures} failed partition attempt(s) so far; a failed partition is retried "
+        f"alone (up to {retries} time(s)), the others are kept",
+    )
 
 
 def succeeded(

@@ -52,10 +52,15 @@ def parse_indexes(text: str | None) -> set[int]:
 
 
 def index_counts(job: dict[str, Any] | None) -> tuple[int, int, int]:
-    """(indexes completed, indexes failed for good, pod failures) of an Indexed Job."""
+    """(indexes completed, indexes failed for good, pod failures) of an Indexed Job.
+
+    A failed pod is first listed in `uncountedTerminatedPods` and only later added to `failed`
+    (the Job controller's two-step tracking): both are counted.
+    """
     status = (job or {}).get("status") or {}
+    uncounted = (status.get("uncountedTerminatedPods") or {}).get("failed") or []
     return (
         len(parse_indexes(status.get("completedIndexes"))),
         len(parse_indexes(status.get("failedIndexes"))),
-        int(status.get("failed") or 0),
+        int(status.get("failed") or 0) + len(uncounted),
     )
