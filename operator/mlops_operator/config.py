@@ -52,6 +52,8 @@ class OperatorConfig:
     job_ttl_seconds: int = 86400
     # The safety net: every object is reconciled again this often even if no event came.
     resync_seconds: float = 600.0
+    # An MLflow tracking server: training pods log every run there (MLFLOW_TRACKING_URI).
+    mlflow_tracking_uri: str | None = None
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -71,4 +73,5 @@ class OperatorConfig:
             workers=_int("MLOPS_WORKERS", cls.workers),
             job_ttl_seconds=_int("MLOPS_JOB_TTL_SECONDS", cls.job_ttl_seconds),
             resync_seconds=_float("MLOPS_RESYNC_SECONDS", cls.resync_seconds),
+            mlflow_tracking_uri=env("MLOPS_MLFLOW_TRACKING_URI") or None,
         )

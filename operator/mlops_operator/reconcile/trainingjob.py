@@ -215,8 +215,14 @@ def train_job(
         active_deadline_seconds=spec.active_deadline_seconds,
         ttl_seconds_after_finished=spec.ttl_seconds_after_finished,
     )
-    job_name = name or train_job_name(body)
-    return job_manifest(job_name, meta["namespace"], labels, owner, settings, config)
+    job = job_manifest(
+        name or train_job_name(body), meta["namespace"], labels, owner, settings, config
+    )
+    if config.mlflow_tracking_uri:
+        tracking = {"name": "MLFLOW_TRACKING_URI", "value": config.mlflow_tracking_uri}
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        container["env"] = [*container["env"], tracking]
+    return job
 
 
 def _finished(status: dict[str, Any], generation: int) -> bool:
