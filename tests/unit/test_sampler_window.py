@@ -8,6 +8,7 @@ all come through, and the record columns must not disturb the check.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sklearn.datasets import load_iris
 from mlops_operator.api.modelversion import Signature, TensorSpec
 from mlops_operator.artifacts import Store, paths, records
 from mlops_operator.drift import build_reference_profile, check_drift
-from mlops_operator.drift.window import CheckPlan, read_samples, run_check, select_files
+from mlops_operator.drift.window import CheckPlan, read_window, run_check
 from mlops_operator.serving.metrics import ServingMetrics
 from mlops_operator.serving.model import Prediction
 from mlops_operator.serving.sampling import Sampler
@@ -83,7 +84,7 @@ def written(tmp_path: Path) -> tuple[Store, str, pd.DataFrame]:
         for request, start in enumerate(range(0, len(data), CHUNK)):
             _offer(sampler, data.iloc[start : start + CHUNK], request)
             deadline = time.monotonic() + 10
-            while len(list(sample_dir.glob("*.parquet"))) < request + 1:
+            while len(list(sample_dir.glob("dt=*/hour=*/*.parquet"))) < request + 1:
                 assert time.monotonic() < deadline, "the sampler wrote no file for a full batch"
                 time.sleep(0.02)
     finally:
@@ -93,11 +94,16 @@ def written(tmp_path: Path) -> tuple[Store, str, pd.DataFrame]:
 
 def test_window_reads_back_every_sampled_row(written: tuple[Store, str, pd.DataFrame]) -> None:
     store, directory, data = written
-    listed = store.list(directory)
-    chosen = select_files(listed, None)
-    assert len(chosen) == 3 and chosen == sorted(listed, reverse=True)  # newest first
-    window = read_samples(store, chosen, None)
-    assert len(window) == 150
+    # The files sit in the UTC hour partition they were written in.
+    base = Path(store.root.removeprefix("file://")) / directory
+    written = sorted(p.relative_to(base).as_posix() for p in base.rglob("*.parquet"))
+    assert len(written) == 3
+    assert all(
+        re.match(r"^dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/\d{8}T\d{12}Z-[0-9a-f]{8}\.parquet$", w)
+        for w in written
+    )
+    window, files = read_window(store, directory, None, None)
+    assert files == 3 and len(window) == 150
     # Oldest first, rows in arrival order: the request and row numbers count up.
     assert window[records.ID].tolist() == [f"req{i // CHUNK}/{i % CHUNK}" for i in range(150)]
     # FP32 samples come back as the decimals the client sent (5.1, not 5.099999904632568).
@@ -111,14 +117,14 @@ def test_window_reads_back_every_sampled_row(written: tuple[Store, str, pd.DataF
     assert top.tolist() == [0.5] * 150
     assert window[records.TIME].is_monotonic_increasing
     # A row budget keeps the newest rows, still oldest first.
-    newest = read_samples(store, chosen, 70)
+    newest, _ = read_window(store, directory, None, 70)
     assert newest[records.ID].tolist() == window[records.ID].tolist()[-70:]
     assert newest["petal_width"].tolist() == data["petal_width"].tolist()[-70:]
 
 
 def test_drift_check_on_sampler_files(written: tuple[Store, str, pd.DataFrame]) -> None:
     store, directory, data = written
-    window = read_samples(store, select_files(store.list(directory), None), None)
+    window, _ = read_window(store, directory, None, None)
     profile = build_reference_profile(data, FEATURES, ["species"])
     report = check_drift(profile, window)
     # The very rows of the reference, widened exactly: no feature moves at all.

@@ -22,7 +22,7 @@ OK = {"id": "p", "label": "setosa"}
 
 
 def _labels(directory: Path) -> pa.Table:
-    files = sorted(directory.glob("*.parquet"))
+    files = sorted(directory.glob("dt=*/hour=*/*.parquet"))
     return pa.concat_tables([pq.read_table(f) for f in files]) if files else pa.table({})
 
 
@@ -181,9 +181,9 @@ def test_labels_are_written_on_shutdown_and_read_back(tmp_path: Path) -> None:
         many = {"labels": [{"id": i, "label": v} for i, v in sent[1:]]}
         assert client.post(URL, json=many).json() == {"accepted": 5}
         assert _metric(client, "mlops_feedback_labels_total{") == 6
-        assert not list(tmp_path.glob("*.parquet"))  # still pending
+        assert not list(tmp_path.glob("dt=*/hour=*/*.parquet"))  # still pending
     after = datetime.now(UTC)
-    (file,) = tmp_path.glob("*.parquet")
+    (file,) = tmp_path.glob("dt=*/hour=*/*.parquet")
     table = pq.read_table(file)
     assert table.schema == pa.schema(
         [(records.ID, pa.string()), (records.LABEL, pa.string()),
@@ -208,7 +208,7 @@ def test_labels_join_the_sampled_predictions_by_id(tmp_path: Path) -> None:
         ids = client.post("/v1/models/iris:predict", json={"instances": rows}).json()["ids"]
         feedback = {"labels": [{"id": i, "label": t} for i, t in zip(ids, truth, strict=True)]}
         assert client.post(URL, json=feedback).json() == {"accepted": 3}
-    predictions = pa.concat_tables([pq.read_table(f) for f in samples.glob("*.parquet")])
+    predictions = pa.concat_tables([pq.read_table(f) for f in samples.glob("dt=*/hour=*/*.parquet")])
     joined = predictions.join(_labels(labels), records.ID).sort_by(records.ID).to_pylist()
     assert [r[records.ID] for r in joined] == sorted(ids)
     for row in joined:

@@ -35,13 +35,13 @@ PROBA = [records.probability_column(c) for c in IRIS_CLASSES]
 
 
 def _read(directory: Path) -> pd.DataFrame:
-    files = sorted(directory.glob("*.parquet"))
+    files = sorted(directory.glob("dt=*/hour=*/*.parquet"))
     assert files, f"no sample file in {directory}"
     return pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
 
 
 def _schema(directory: Path) -> pa.Schema:
-    return pq.read_schema(next(directory.glob("*.parquet")))
+    return pq.read_schema(next(directory.glob("dt=*/hour=*/*.parquet")))
 
 
 def test_classifier_records_match_the_answers(tmp_path: Path) -> None:

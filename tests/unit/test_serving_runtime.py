@@ -32,14 +32,14 @@ def test_sampling_writes_parquet_batches_with_feature_columns(tmp_path: Path) ->
         for start in range(0, 60, 10):
             assert _predict(client, rows[start : start + 10]).status_code == 200
         deadline = time.monotonic() + 5
-        while not list(sink.glob("*.parquet")):  # a full batch is written without waiting
+        while not list(sink.glob("dt=*/hour=*/*.parquet")):  # a full batch is written without waiting
             assert time.monotonic() < deadline, "no sample file after a full batch"
             time.sleep(0.05)
         for start in range(60, 120, 10):
             assert _predict(client, rows[start : start + 10]).status_code == 200
         records = served.X.iloc[120:121].to_dict("records")
         assert client.post("/v1/models/iris/records", json=records).status_code == 200
-    files = sorted(sink.glob("*.parquet"))
+    files = sorted(sink.glob("dt=*/hour=*/*.parquet"))
     assert len(files) >= 2  # the remainder is flushed at shutdown
     assert all(f.name.endswith(".parquet") and "-" in f.name for f in files)
     frames = [pq.read_table(f).to_pandas() for f in files]
@@ -59,7 +59,7 @@ def test_sampling_rate_is_a_share_of_rows(tmp_path: Path) -> None:
         wait_ready(client)
         for chunk in np.array_split(rows, 30):
             assert _predict(client, chunk).status_code == 200
-    written = sum(pq.read_metadata(f).num_rows for f in tmp_path.glob("*.parquet"))
+    written = sum(pq.read_metadata(f).num_rows for f in tmp_path.glob("dt=*/hour=*/*.parquet"))
     assert 600 < written < 900  # 25 % of 3000 = 750, binomial sd ~24
 
 
@@ -70,7 +70,7 @@ def test_categorical_samples_keep_strings(tmp_path: Path) -> None:
         wait_ready(client)
         records = served.X.iloc[:5].to_dict("records")
         assert client.post("/v1/models/iris/records", json=records).status_code == 200
-    (file,) = tmp_path.glob("*.parquet")
+    (file,) = tmp_path.glob("dt=*/hour=*/*.parquet")
     frame = pq.read_table(file).to_pandas()
     assert frame["city"].tolist() == served.X["city"].iloc[:5].tolist()
 

@@ -73,8 +73,8 @@ def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_p
         if process.poll() is None:
             process.kill()
             process.wait()
-    files = list(samples.glob("*.parquet"))
+    files = list(samples.glob("dt=*/hour=*/*.parquet"))
     assert len(files) == 1  # both sampled rows flushed at shutdown
-    (label_file,) = labels.glob("*.parquet")
+    (label_file,) = labels.glob("dt=*/hour=*/*.parquet")
     written = pq.read_table(label_file).to_pylist()
     assert [(r["mlops.id"], r["mlops.label"]) for r in written] == [(label["id"], '"setosa"')]

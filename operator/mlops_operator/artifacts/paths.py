@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -129,3 +130,90 @@ def dataset_partial(namespace: str, dataset: str, run: str, index: int) -> str:
 def under(root: str, path: str) -> str:
     """A relative path of this layout as a URI under the store root `root`."""
     return f"{root.rstrip('/')}/{path}"
+
+
+# --- Time partitions of the records the model server appends (samples and labels) ----------
+#
+# `<base>/dt=YYYY-MM-DD/hour=HH/<UTC %Y%m%dT%H%M%S%fZ>-<hex>.parquet`, the partition being the
+# UTC hour the file was written in (its name's timestamp). A reader lists only the partitions
+# its window covers; compaction replaces the small files of a closed hour with one
+# `compact-<UTC stamp>-<hex>.parquet` whose Parquet metadata names the files it holds
+# (artifacts/lifecycle). Files written before partitions existed sit directly in `<base>`
+# (the flat layout) and are read as members of their hour.
+
+STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+_RECORD_FILE = re.compile(r"^(\d{8}T\d{6})(\d{6})Z-[0-9a-f]+\.parquet$")
+_COMPACTED_FILE = re.compile(r"^compact-(\d{8}T\d{6})(\d{6})Z-[0-9a-f]+\.parquet$")
+_DAY = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+_HOUR = re.compile(r"^hour=(\d{2})$")
+HOUR = timedelta(hours=1)
+
+
+def partition(moment: datetime) -> str:
+    """The partition (relative to a records base) of a moment: `dt=YYYY-MM-DD/hour=HH`."""
+    utc = moment.astimezone(UTC)
+    return f"dt={utc:%Y-%m-%d}/hour={utc:%H}"
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def record_file(moment: datetime, token: str) -> str:
+    """`<partition>/<stamp>-<token>.parquet`: where a writer puts a batch written at `moment`."""
+    return f"{partition(moment)}/{moment.astimezone(UTC).strftime(STAMP_FORMAT)}-{token}.parquet"
+
+
+def compacted_file(moment: datetime, token: str) -> str:
+    """The name of a compacted file written at `moment` (within its hour's directory)."""
+    return f"compact-{moment.astimezone(UTC).strftime(STAMP_FORMAT)}-{token}.parquet"
+
+
+def _stamp(match: re.Match[str] | None) -> datetime | None:
+    if not match:
+        return None
+    try:
+        moment = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
+    except ValueError:
+        return None
+    return moment.replace(microsecond=int(match.group(2)), tzinfo=UTC)
+
+
+def record_time(name: str) -> datetime | None:
+    """When a record file was written, from its name (a URI's last segment is used); None
+    for anything that is not a record file (compacted files included)."""
+    return _stamp(_RECORD_FILE.match(name.rstrip("/").rsplit("/", 1)[-1]))
+
+
+def compacted_time(name: str) -> datetime | None:
+    """When a compacted file was written, from its name; None for other files."""
+    return _stamp(_COMPACTED_FILE.match(name.rstrip("/").rsplit("/", 1)[-1]))
+
+
+def day_of(directory: str) -> date | None:
+    """The day of a `dt=YYYY-MM-DD` directory name; None for other names."""
+    match = _DAY.match(directory.rstrip("/").rsplit("/", 1)[-1])
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def hour_in(day: date, directory: str) -> datetime | None:
+    """The start of the hour of an `hour=HH` directory of `day`; None for other names."""
+    match = _HOUR.match(directory.rstrip("/").rsplit("/", 1)[-1])
+    if not match or int(match.group(1)) > 23:
+        return None
+    return datetime(day.year, day.month, day.day, int(match.group(1)), tzinfo=UTC)
+
+
+def covers(hour: datetime, since: datetime | None, until: datetime | None = None) -> bool:
+    """Whether the partition of `hour` can hold files written in [since, until)."""
+    return (since is None or hour + HOUR > since) and (until is None or hour < until)
+
+
+def day_covers(day: date, since: datetime | None) -> bool:
+    end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return since is None or end > since

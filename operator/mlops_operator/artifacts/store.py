@@ -6,12 +6,15 @@ place; an S3 object is written with one PUT. Readers therefore never see half an
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -193,6 +196,87 @@ class Store:
             e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
         )
         return [f"{uri.rstrip('/')}/{name}" for name in names]
+
+    # --- listing with detail, deleting (the store lifecycle: artifacts/lifecycle) ---------
+
+    def list_detail(self, path: str) -> tuple[builtins.list[FileInfo], builtins.list[str]]:
+        """The files (with size and modification time) and the subdirectory names directly
+        under a directory: one LIST on S3. Both empty if it does not exist."""
+        fs, fs_path, uri = self._resolve(path)
+        try:
+            entries = fs.ls(fs_path, detail=True)
+        except FileNotFoundError:
+            return [], []
+        files: builtins.list[FileInfo] = []
+        dirs: builtins.list[str] = []
+        base = uri.rstrip("/")
+        for entry in entries:
+            name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+            if entry.get("type") == "directory":
+                dirs.append(name)
+            elif entry.get("type") == "file":
+                files.append(FileInfo(f"{base}/{name}", name, int(entry.get("size") or 0),
+                                      _modified(entry)))  # fmt: skip
+        files.sort(key=lambda f: f.name)
+        return files, sorted(dirs)
+
+    def find(self, path: str) -> builtins.list[FileInfo]:
+        """Every file under a directory, at any depth (empty if it does not exist)."""
+        fs, fs_path, uri = self._resolve(path)
+        try:
+            found = fs.find(fs_path, detail=True)
+        except FileNotFoundError:
+            return []
+        prefix = fs_path.rstrip("/") + "/"
+        base = uri.rstrip("/")
+        out = []
+        for name, entry in found.items():
+            rel = str(name)[len(prefix) :] if str(name).startswith(prefix) else str(name)
+            out.append(FileInfo(f"{base}/{rel}", rel, int(entry.get("size") or 0),
+                                _modified(entry)))  # fmt: skip
+        out.sort(key=lambda f: f.name)
+        return out
+
+    def delete(self, path: str) -> None:
+        """Remove a file, or a directory with everything under it; a missing one is fine."""
+        fs, fs_path, uri = self._resolve(path)
+        if not uri.startswith(self.root + "/"):
+            raise ReadOnlySource(f"cannot delete {uri!r}: outside the store root {self.root!r}")
+        try:
+            if fs.isdir(fs_path):
+                fs.rm(fs_path, recursive=True)
+            else:
+                fs.rm_file(fs_path)
+        except FileNotFoundError:
+            return
+
+    def usage(self) -> tuple[int, int] | None:
+        """(used bytes, capacity bytes) of the volume holding a file:// store; None on S3."""
+        if self.scheme != "file":
+            return None
+        path = Path(_fs_path(self.root))
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        stats = os.statvfs(path)
+        capacity = stats.f_blocks * stats.f_frsize
+        return capacity - stats.f_bavail * stats.f_frsize, capacity
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    uri: str
+    name: str  # relative to the directory listed
+    size: int
+    modified: datetime | None
+
+
+def _modified(entry: Mapping[str, Any]) -> datetime | None:
+    value = entry.get("mtime") or entry.get("LastModified") or entry.get("last_modified")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC)
+    return None
 
 
 def _atomic_local_write(target: Path, data: bytes) -> None:

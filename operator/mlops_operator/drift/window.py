@@ -3,20 +3,22 @@ run `check_drift`. Blocking I/O and CPU work: the operator runs `run_check` in a
 thread, never on its event loop.
 
 The current window is either the model server's request samples
-(`samples/<ns>/<deployment>/<version>/<UTC timestamp>-<hex>.parquet`, see
-serving/sampling.py) or a Dataset snapshot (batch drift).
+(`samples/<ns>/<deployment>/<version>/dt=YYYY-MM-DD/hour=HH/<UTC timestamp>-<hex>.parquet`,
+see serving/sampling.py; only the hours the window covers are listed, and files of the
+older flat layout directly under the version directory are read too) or a Dataset snapshot
+(batch drift).
 """
 
 from __future__ import annotations
 
 import io
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from ..artifacts import ArtifactError, Store
+from ..artifacts import ArtifactError, Store, paths
+from ..artifacts.lifecycle import partitions
 from .check import check_drift
 from .plan import CheckOutcome, CheckPlan, Failure
 from .profile import ReferenceProfile
@@ -29,26 +31,29 @@ __all__ = [
     "Failure",
     "read_samples",
     "read_snapshot",
+    "read_window",
     "run_check",
     "sample_time",
     "select_files",
     "widen_float32",
 ]
 
-# `<UTC timestamp>-<hex>.parquet`, the timestamp as `%Y%m%dT%H%M%S%fZ` (serving/sampling.py).
-SAMPLE_FILE = re.compile(r"^(\d{8}T\d{6})(\d{6})Z-[0-9a-f]+\.parquet$")
-
 
 def sample_time(uri: str) -> datetime | None:
     """When a sample file was written, from its name; None for files that are not samples."""
-    match = SAMPLE_FILE.match(uri.rstrip("/").rsplit("/", 1)[-1])
-    if not match:
-        return None
-    try:
-        moment = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
-    except ValueError:
-        return None
-    return moment.replace(microsecond=int(match.group(2)), tzinfo=UTC)
+    return paths.record_time(uri)
+
+
+def read_window(
+    store: Store, base: str, since: datetime | None, rows: int | None
+) -> tuple[pd.DataFrame, int]:
+    """The window of a records base (samples of a version, or labels), oldest first, read
+    partition by partition (artifacts/lifecycle/partitions.py), and the number of files
+    (sources) it came from."""
+    table, files = partitions.read_window(store, base, since, rows)
+    if table is None:
+        return pd.DataFrame(), 0
+    return widen_float32(table.to_pandas()), files
 
 
 def select_files(uris: list[str], since: datetime | None) -> list[str]:
@@ -121,9 +126,7 @@ def run_check(store: Store, plan: CheckPlan) -> CheckOutcome:
     files = 0
     try:
         if plan.source == "samples":
-            chosen = select_files(store.list(plan.source_uri), plan.since)
-            window = read_samples(store, chosen, plan.rows)
-            files = len(chosen)
+            window, files = read_window(store, plan.source_uri, plan.since, plan.rows)
         else:
             window = read_snapshot(store, plan.source_uri, plan.rows)
             files = 1

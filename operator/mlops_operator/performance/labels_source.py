@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import Store
+from ..artifacts.lifecycle import partitions
 from ..artifacts.records import ID, LABEL, TIME, encode_label
 from ..artifacts.store import filesystem, scheme_of
-from ..drift.window import select_files
 from .plan import LabelsSource
 
 FORMATS = ("auto", "csv", "parquet")
@@ -36,19 +36,14 @@ def empty_labels() -> pd.DataFrame:
 
 
 def read_label_files(store: Store, labels_uri: str, since: datetime | None) -> pd.DataFrame:
-    """The label files of a deployment, oldest first (names are `<UTC time>-<hex>.parquet`)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """The label files of a deployment written since the window began (less
+    LABELS_LOOKBACK), oldest first: only the hour partitions that covers are listed
+    (artifacts/lifecycle/partitions.py; flat-layout files are read too)."""
     start = None if since is None else since - LABELS_LOOKBACK
-    chosen = list(reversed(select_files(store.list(labels_uri), start)))
-    tables = [
-        pq.read_table(io.BytesIO(store.read_bytes(uri)), columns=[ID, LABEL, TIME])
-        for uri in chosen
-    ]
-    if not tables:
+    table, _ = partitions.read_window(store, labels_uri, start, None)
+    if table is None:
         return empty_labels()
-    frame = pa.concat_tables(tables, promote_options="default").to_pandas()
+    frame = table.select([ID, LABEL, TIME]).to_pandas()
     frame[TIME] = pd.to_datetime(frame[TIME], utc=True)
     return frame
 

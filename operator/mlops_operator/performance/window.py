@@ -16,7 +16,7 @@ import pandas as pd
 from ..artifacts import ArtifactError, Store
 from ..artifacts.records import ID, LABEL, PREDICTION, TIME, is_holdout
 from ..drift.profile import ReferenceProfile
-from ..drift.window import read_samples, select_files
+from ..drift.window import read_window
 from .estimate import calibrate, cbpe
 from .join import Joined, join, label_kind
 from .labels_source import read_label_files, read_labels_source
@@ -31,11 +31,9 @@ HOLDOUT_FILE = "holdout.parquet"
 def run_performance_check(store: Store, plan: PerformancePlan) -> PerformanceOutcome:
     """Read, join, measure, write. Never raises for bad data: a failure is in the outcome."""
     try:
-        chosen = select_files(store.list(plan.samples_uri), plan.since)
-        samples = read_samples(store, chosen, plan.rows)
+        samples, files = read_window(store, plan.samples_uri, plan.since, plan.rows)
     except (ArtifactError, OSError, ValueError) as err:
         return PerformanceOutcome(failure="samples", message=f"{plan.samples_uri}: {err}")
-    files = len(chosen)
     if len(samples) and (ID not in samples.columns or PREDICTION not in samples.columns):
         return PerformanceOutcome(
             predictions=len(samples),

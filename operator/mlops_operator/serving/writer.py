@@ -4,9 +4,11 @@
 under an uncontended lock, or refuses it when the buffer is full. It never wakes the writer:
 a daemon thread polls the buffer a few times a second (waking a thread per request costs
 more than the work itself) and writes `<uri>/<UTC timestamp>-<random>.parquet` through
-fsspec when a batch is full, when its oldest entry is old enough, and on close. Write
-failures are logged and counted, never raised to a request. The random part of the name
-keeps the files of several workers and replicas writing to one directory apart.
+fsspec when a batch is full, when its oldest entry is old enough, and on close, into the
+UTC hour's partition: `<uri>/dt=YYYY-MM-DD/hour=HH/<UTC timestamp>-<random>.parquet`
+(artifacts/paths.record_file), so a monitor's window lists only the hours it covers. Write
+failures (a full or failing store) are logged and counted, never raised to a request. The
+random part of the name keeps the files of several workers and replicas apart.
 
 The drift sampler (sampling.py) and the feedback labels (feedback.py) are two writers;
 each supplies how its entries become a table.
@@ -23,14 +25,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ..artifacts import paths
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
-# The file name's timestamp; drift/window.py parses it back (SAMPLE_FILE).
-STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+# The file name's timestamp; artifacts/paths.record_time parses it back.
+STAMP_FORMAT = paths.STAMP_FORMAT
 
 Entry = TypeVar("Entry")
 
@@ -140,8 +144,7 @@ class BatchWriter(Generic[Entry]):
             import pyarrow.parquet as pq
 
             table = self.build(entries)
-            stamp = datetime.now(UTC).strftime(STAMP_FORMAT)
-            path = f"{self.uri}/{stamp}-{secrets.token_hex(4)}.parquet"
+            path = f"{self.uri}/{paths.record_file(datetime.now(UTC), secrets.token_hex(4))}"
             with fsspec.open(path, "wb", auto_mkdir=True) as handle:
                 pq.write_table(table, handle)
             self.counters.files.inc()
