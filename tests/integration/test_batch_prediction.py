@@ -176,3 +176,32 @@ def test_partitions_with_one_failing_once_give_every_row_exactly_once(
         assert sorted(scored["customer"]) == sorted(frame["customer"])
         labels, _ = model.predict(frame.set_index("customer").loc[scored["customer"]])
         assert list(scored[records.PREDICTION]) == [str(v) for v in labels]
+
+
+def test_a_dataset_of_many_files_is_one_version(
+    kube_api: kubernetes.client.ApiClient,
+    namespace: str,
+    objects: Objects,
+    store: str,
+    tmp_path: Path,
+) -> None:
+    from tests.integration.test_training_flow import complete, get_job, ready
+
+    frame = iris()
+    folder = Path(store.removeprefix("file://")) / "inputs" / f"{namespace}-ds"
+    (folder / "day=2").mkdir(parents=True)
+    frame.iloc[:100].to_parquet(folder / "day=1.parquet", index=False)
+    frame.iloc[100:].to_parquet(folder / "day=2" / "part-0.parquet", index=False)
+    with running_operator(namespace):
+        objects.create({
+            "apiVersion": "mlops.dev/v1alpha1", "kind": "Dataset",
+            "metadata": {"name": "daily"},
+            "spec": {"source": {"uri": folder.as_uri() + "/", "format": "parquet"}},
+        })  # fmt: skip
+        job = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=daily"), 30)
+        complete(kube_api, namespace, job, tmp_path)
+        wait_for(lambda: ready(objects, "Dataset", "daily"), 60, what="Dataset Ready")
+        status = objects.get("Dataset", "daily")["status"]
+        assert (status["rows"], status["columns"]) == (150, 6)
+        snapshot = pd.read_parquet(status["snapshotUri"].removeprefix("file://"))
+        assert list(snapshot["sl"]) == list(frame["sl"])  # both files, in sorted order

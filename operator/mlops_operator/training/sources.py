@@ -14,6 +14,7 @@ from ..artifacts import records
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import filesystem
 from ..reconcile import reasons
+from .parts import Files, is_many
 from .snapshot import SchemaMismatch
 
 TARGET = "target"
@@ -34,6 +35,8 @@ def read_source(source: DataSource, storage_options: dict[str, Any] | None = Non
     if scheme == "sklearn":
         return load_sklearn(source.uri)
     try:
+        if is_many(source.uri):
+            return _read_many(source, storage_options)
         fs = filesystem(scheme, storage_options)
         path = fs._strip_protocol(source.uri)
         with fs.open(path, "rb") as handle:
@@ -51,6 +54,18 @@ def read_source(source: DataSource, storage_options: dict[str, Any] | None = Non
         raise SourceUnreadable(
             f"cannot read {source.uri} as {source.format}: {type(err).__name__}: {detail}"
         ) from err
+
+
+def _read_many(source: DataSource, storage_options: dict[str, Any] | None) -> pd.DataFrame:
+    """A directory (`.../`) or glob of files, in sorted order, as one frame (training/parts)."""
+    files = Files(source.uri, source.format, storage_options)
+    frames = []
+    for path in files.paths:
+        with files.fs.open(path, "rb") as handle:
+            frames.append(
+                pd.read_parquet(handle) if source.format == "parquet" else pd.read_csv(handle)
+            )
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_sklearn(uri: str) -> pd.DataFrame:
