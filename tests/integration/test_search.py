@@ -8,6 +8,8 @@ terminated as a kubelet would.
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -16,6 +18,7 @@ import pytest
 from tests.integration.operator import running_operator
 from tests.integration.test_training_flow import complete, ready, ready_iris
 from tests.support.cluster import Objects, wait_for
+from tests.support.control_plane import ControlPlane
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +88,14 @@ def run_trials(
             seen.add(job.metadata.name)
 
 
+def kubectl(control_plane: ControlPlane, *args: str) -> str:
+    binary = Path(__file__).resolve().parents[2] / "bin" / "kubectl"
+    command = [str(binary), "--kubeconfig", str(control_plane.kubeconfig), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
 def test_search_of_12_trials_survives_an_operator_restart(
+    control_plane: ControlPlane,
     kube_api: kubernetes.client.ApiClient,
     namespace: str,
     objects: Objects,
@@ -132,6 +142,15 @@ def test_search_of_12_trials_survives_an_operator_restart(
     assert lineage["search"]["algorithm"] == "tpe"
     assert mv["spec"]["metrics"]["accuracy"] == best["value"]
     assert mv["spec"]["params"]["max_depth"] == best["params"]["max_depth"]
+
+    table = kubectl(control_plane, "get", "tj", "-n", namespace, "-o", "wide")
+    print(f"\n$ kubectl get tj -o wide\n{table}")
+    header, row = (line.split() for line in table.splitlines()[:2])
+    columns = dict(zip(header, row, strict=False))
+    assert columns["READY"] == "True" and columns["PHASE"] == "Succeeded"
+    assert columns["MODELVERSION"] == status["modelVersion"] and columns["TRIALS"] == "12/12"
+    assert float(columns["BEST"]) == best["value"]
+    print(kubectl(control_plane, "get", "mv", "-n", namespace))
 
     with fsspec.open(search["reportUri"], "r") as handle:
         report = handle.read()
