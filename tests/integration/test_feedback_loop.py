@@ -31,6 +31,7 @@ from tests.integration.operator import running_operator
 from tests.integration.test_drift_monitor import (
     metrics_port,
     prometheus,
+    report,
     series,
     serve,
     train_served_model,
@@ -164,6 +165,12 @@ def test_degraded_performance_retrains_once_on_the_labeled_production_rows(
             what="mlops_model_performance in Prometheus",
         )
         assert next(iter(realized.values())) == pytest.approx(expected, abs=1e-6)
+        for query in (
+            f"mlops_model_performance{{{selector}}}",
+            f"mlops_model_performance_estimated{{{selector},metric=\"accuracy\"}}",
+            f"mlops_labeled_predictions{{{selector}}}",
+        ):
+            report(f"PromQL {query}", json.dumps(prometheus.query(query), indent=1))
         labeled = series(prometheus, f"mlops_labeled_predictions{{{selector}}}")
         assert list(labeled.values()) == [300.0]
         assert series(
