@@ -37,6 +37,32 @@ class StoreVolume:
     mount_path: str = "/var/lib/mlops/store"
 
 
+def _optional_int(name: str, default: int | None) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip() in {"", "0", "none", "None"}:
+        return None
+    value = _int(name, 0)
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class StoreLifecycle:
+    """The store sweep (handlers/storage.py): compaction, retention, garbage collection."""
+
+    sweep_seconds: float = 3600.0  # 0 (MLOPS_STORE_SWEEP_SECONDS=0): no sweep
+    # Retention of samples and labels when a ModelDeployment sets none (None: no limit).
+    max_age_hours: int | None = 720
+    max_size_mib: int | None = None
+    gc: bool = True
+    gc_dry_run: bool = False  # report (Events, metrics, log) what would go; remove nothing
+    gc_grace_seconds: int = 172800  # unreferenced entries younger than this stay
+    compaction_grace_seconds: int = 900  # compacted inputs stay this long for slow readers
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     store_uri: str = "file:///var/lib/mlops/store"
@@ -54,6 +80,7 @@ class OperatorConfig:
     resync_seconds: float = 600.0
     # An MLflow tracking server: training pods log every run there (MLFLOW_TRACKING_URI).
     mlflow_tracking_uri: str | None = None
+    lifecycle: StoreLifecycle = field(default_factory=StoreLifecycle)
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -74,4 +101,30 @@ class OperatorConfig:
             job_ttl_seconds=_int("MLOPS_JOB_TTL_SECONDS", cls.job_ttl_seconds),
             resync_seconds=_float("MLOPS_RESYNC_SECONDS", cls.resync_seconds),
             mlflow_tracking_uri=env("MLOPS_MLFLOW_TRACKING_URI") or None,
+            lifecycle=lifecycle_from_env(),
         )
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes"}:
+        return True
+    if raw.lower() in {"0", "false", "no"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def lifecycle_from_env() -> StoreLifecycle:
+    d = StoreLifecycle
+    sweep = os.environ.get("MLOPS_STORE_SWEEP_SECONDS")
+    return StoreLifecycle(
+        sweep_seconds=0.0 if sweep == "0" else _float("MLOPS_STORE_SWEEP_SECONDS", d.sweep_seconds),
+        max_age_hours=_optional_int("MLOPS_RETENTION_MAX_AGE_HOURS", d.max_age_hours),
+        max_size_mib=_optional_int("MLOPS_RETENTION_MAX_SIZE_MIB", d.max_size_mib),
+        gc=_bool("MLOPS_GC", d.gc),
+        gc_dry_run=_bool("MLOPS_GC_DRY_RUN", d.gc_dry_run),
+        gc_grace_seconds=_int("MLOPS_GC_GRACE_SECONDS", d.gc_grace_seconds),
+        compaction_grace_seconds=_int("MLOPS_COMPACTION_GRACE_SECONDS", d.compaction_grace_seconds),
+    )

@@ -286,3 +286,48 @@ def _outcome_of(error: BaseException) -> str:
     if name == "PermanentError":
         return "invalid"
     return "error"
+
+
+# The artifact store's lifecycle (handlers/storage.py; docs/storage.md).
+STORE_BYTES = Gauge(
+    "mlops_store_bytes",
+    "Bytes in the artifact store by namespace and kind (dataset-version, model, samples, ...), "
+    "as of the last sweep.",
+    ["namespace", "kind"],
+)
+STORE_OBJECTS = Gauge(
+    "mlops_store_objects",
+    "Files in the artifact store by namespace and kind, as of the last sweep.",
+    ["namespace", "kind"],
+)
+STORE_VOLUME_BYTES = Gauge(
+    "mlops_store_volume_bytes",
+    "The volume holding a file:// store: used and capacity bytes (absent on S3).",
+    ["state"],
+)
+STORE_SWEEPS = Counter(
+    "mlops_store_sweeps_total",
+    "Store sweeps (compaction, retention, garbage collection) by outcome (ok, error).",
+    ["outcome"],
+)
+STORE_REMOVED_OBJECTS = Counter(
+    "mlops_store_removed_objects_total",
+    "Files removed from the store by namespace, kind and cause (gc, retention, compaction).",
+    ["namespace", "kind", "cause"],
+)
+STORE_FREED_BYTES = Counter(
+    "mlops_store_freed_bytes_total",
+    "Bytes freed in the store by namespace, kind and cause (gc, retention, compaction).",
+    ["namespace", "kind", "cause"],
+)
+STORE_GC_PENDING_BYTES = Gauge(
+    "mlops_store_gc_pending_bytes",
+    "Bytes the last sweep found unreferenced and past the grace period but did not remove "
+    "(dry run), by namespace and kind.",
+    ["namespace", "kind"],
+)
+STORE_COMPACTED_FILES = Counter(
+    "mlops_store_compacted_files_total",
+    "Small record files folded into compacted files, by namespace.",
+    ["namespace"],
+)

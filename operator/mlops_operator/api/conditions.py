@@ -20,3 +20,5 @@ PROGRESSING: Final = "Progressing"  # ModelDeployment (and an apps/v1 Deployment
 ROLLED_BACK: Final = "RolledBack"  # ModelDeployment
 DRIFTED: Final = "Drifted"  # DriftMonitor
 PERFORMANCE_DEGRADED: Final = "PerformanceDegraded"  # DriftMonitor with spec.performance
+# DriftMonitor of a deployment: False when its window reaches past the samples' retention.
+WINDOW_RETAINED: Final = "WindowRetained"

@@ -147,6 +147,26 @@ class Sampling(ApiModel):
     )
 
 
+class Retention(ApiModel):
+    """How long the request samples, predictions and labels of the deployment are kept in
+    the store (docs/storage.md). Unset fields take the operator's defaults (chart values
+    store.retention.*). The hour being written is never removed."""
+
+    max_age_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=87600,
+        description="Hour partitions that ended longer ago than this are removed.",
+    )
+    max_size_mib: int | None = Field(
+        default=None,
+        ge=1,
+        le=104857600,
+        description="Oldest hour partitions are removed until the deployment's records "
+        "(samples of every version and labels) fit in this size.",
+    )
+
+
 class ModelDeploymentSpec(ApiModel):
     model_version_ref: LocalObjectRef | None = None
     model: ModelPolicy | None = None
@@ -157,6 +177,10 @@ class ModelDeploymentSpec(ApiModel):
     strategy: Strategy = Field(default_factory=Strategy)
     progress_deadline_seconds: int = Field(default=600, ge=10, le=86400)
     sampling: Sampling = Field(default_factory=Sampling)
+    retention: Retention | None = Field(
+        default=None,
+        description="Age and size limits of the samples and labels; default: the operator's.",
+    )
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": validations(

@@ -7,6 +7,7 @@ from . import (
     modeldeployment,
     modelversion,
     settings,
+    storage,
     trainingjob,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "modeldeployment",
     "modelversion",
     "settings",
+    "storage",
     "trainingjob",
 ]

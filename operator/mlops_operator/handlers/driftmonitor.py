@@ -15,6 +15,7 @@ from ..drift.plan import CheckOutcome, CheckPlan
 from ..performance.plan import PerformanceOutcome, PerformancePlan
 from ..reconcile import driftmonitor as decide
 from ..reconcile.conditions import condition_value
+from ..reconcile.storage.retention import Limits, limits
 
 if TYPE_CHECKING:
     from ..drift.check import DriftReport
@@ -78,6 +79,10 @@ async def observe(body: dict[str, Any], moment: datetime) -> decide.Observed:
     if spec.target.deployment_ref is not None:
         observed.deployment = await kube.get(
             API_VERSION, MODEL_DEPLOYMENT.kind, namespace, spec.target.deployment_ref.name
+        )
+        observed.retention = limits(
+            observed.deployment,
+            Limits(CONFIG.lifecycle.max_age_hours, CONFIG.lifecycle.max_size_mib),
         )
         served = decide.serving_version(observed.deployment)
         if served:

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..drift.plan import CheckOutcome, CheckPlan
 from ..performance.plan import PerformanceOutcome, PerformancePlan
-from .decision import Decision
+from .conditions import Cond
+from .decision import Decision, EventNote
 from .monitoring.observed import (
     Check,
     MonitorDecision,
@@ -41,7 +42,8 @@ from .monitoring.retrain import (
     window_target,
 )
 from .monitoring.schedule import check_due, due, next_check_in, wait_for_check
-from .monitoring.verdict import check_result, decide_check, decide_problem
+from .monitoring.verdict import check_result, decide_check, decide_problem, reason_changed
+from .storage.retention import window_condition
 
 __all__ = [
     "Check",
@@ -88,6 +90,14 @@ def check_to_run(
     return plan, plan_performance(body, observed, store_uri, now, window)
 
 
+def retention_condition(body: dict[str, Any], observed: Observed) -> Cond | None:
+    """WindowRetained: whether spec.window.durationSeconds fits the deployment's retention
+    (an Event when it turns False)."""
+    spec = spec_of(body)
+    deployment = spec.target.deployment_ref.name if spec.target.deployment_ref else None
+    return window_condition(spec.window.duration_seconds, observed.retention, deployment)
+
+
 def decide(
     body: dict[str, Any], observed: Observed, now: datetime, store_uri: str
 ) -> MonitorDecision:
@@ -104,6 +114,13 @@ def decide(
     """
     decision = MonitorDecision()
     decision.failed_retrains = decide_retrain_failures(body, decision, observed.retrains)
+    retained = retention_condition(body, observed)
+    if retained is not None:
+        decision.conditions.append(retained)
+        if retained.status == "False" and reason_changed(
+            body, retained.type, retained.status, retained.reason
+        ):
+            decision.events.append(EventNote("Warning", retained.reason, retained.message))
     plan = plan_check(body, observed, store_uri, now)
     if isinstance(plan, Problem):
         decide_problem(body, plan, decision)

@@ -1,11 +1,12 @@
 """Ground truth received at the feedback endpoint, written to the store like the samples.
 
 Every label is kept (no sampling rate): a BatchWriter (writer.py) writes
-`<labels uri>/dt=YYYY-MM-DD/hour=HH/<UTC timestamp>-<random>.parquet` with the columns records.ID (string),
-records.LABEL (string, records.encode_label) and records.TIME (timestamp[us, UTC], when the
-label was received). The labels directory belongs to the deployment, not to a version: any
-replica of any version may receive a label, and the random part of the file name keeps
-their files apart. A label is matched to its prediction by id, whichever version made it.
+`<labels uri>/dt=YYYY-MM-DD/hour=HH/<UTC timestamp>-<random>.parquet` with the columns
+records.ID (string), records.LABEL (string, records.encode_label) and records.TIME
+(timestamp[us, UTC], when the label was received). The labels directory belongs to the
+deployment, not to a version: any replica of any version may receive a label, and the
+random part of the file name keeps their files apart. A label is matched to its prediction
+by id, whichever version made it.
 """
 
 from __future__ import annotations

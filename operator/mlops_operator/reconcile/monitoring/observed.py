@@ -9,6 +9,7 @@ from ...api.driftmonitor import DriftMonitor, DriftMonitorSpec
 from ...drift.plan import CheckOutcome, CheckPlan
 from ...performance.plan import PerformanceOutcome, PerformancePlan
 from ..decision import Decision
+from ..storage.retention import Limits
 
 if TYPE_CHECKING:
     from ...drift.check import DriftReport
@@ -55,6 +56,9 @@ class Observed:
     retrain_dataset: dict[str, Any] | None = None
     check: Check | None = None
     performance: PerformanceCheck | None = None
+    # The retention of the watched deployment's samples (its spec.retention over the
+    # operator's default; reconcile/storage/retention.py), None for a datasetRef monitor.
+    retention: Limits | None = None
 
 
 @dataclass
