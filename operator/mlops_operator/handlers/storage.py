@@ -54,21 +54,50 @@ def settings_of(lifecycle: StoreLifecycle) -> sweep.Settings:
     )
 
 
-async def live_objects() -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Every object of the operator's kinds, and the names of its Jobs per namespace."""
+async def _list(api_version: str, kind: str, namespaces: list[str] | None,
+                selector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Cluster-wide, or namespace by namespace (a namespaced install may list no more)."""
+    if namespaces is None:
+        return await kube.list_fresh(api_version, kind, None, selector)
+    out: list[dict[str, Any]] = []
+    for namespace in namespaces:
+        out.extend(await kube.list_fresh(api_version, kind, namespace, selector))
+    return out
+
+
+async def live_objects(
+    namespaces: list[str],
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], list[str]]:
+    """Every object of the operator's kinds, the names of its Jobs per namespace, and the
+    namespaces whose objects could all be read (the only ones swept: what cannot be seen
+    might be referenced). Cluster-wide when RBAC allows, else per namespace."""
+    scope: list[str] | None = None
+    try:
+        await kube.list_fresh(API_VERSION, DATASET.kind, None)
+    except kube.ApiError as error:
+        if error.status != 403:
+            raise
+        scope = []
+        for namespace in namespaces:
+            try:
+                await kube.list_fresh(API_VERSION, DATASET.kind, namespace)
+                scope.append(namespace)
+            except kube.ApiError as inner:
+                if inner.status != 403:
+                    raise
     objects: list[dict[str, Any]] = []
     for kind in KINDS:
         try:
-            objects.extend(await kube.list_fresh(API_VERSION, kind, None))
+            objects.extend(await _list(API_VERSION, kind, scope))
         except kube.ApiError as error:
             if kind == BATCH_PREDICTION and error.status == 404:
                 continue  # an older CRD set without the kind
             raise
     jobs: dict[str, list[str]] = {}
-    for job in await kube.list_fresh("batch/v1", "Job", None, MANAGED_BY_SELECTOR):
+    for job in await _list("batch/v1", "Job", scope, MANAGED_BY_SELECTOR):
         meta = job["metadata"]
         jobs.setdefault(meta["namespace"], []).append(meta["name"])
-    return objects, jobs
+    return objects, jobs, namespaces if scope is None else scope
 
 
 async def sweep_store(
@@ -80,10 +109,11 @@ async def sweep_store(
 
     moment = moment or now()
     store = Store(store_uri)
-    objects, jobs = await live_objects()
+    found = await asyncio.to_thread(inventory.namespaces, store)
+    objects, jobs, visible = await live_objects(found)
     settings = settings_of(lifecycle)
     done = []
-    for namespace in await asyncio.to_thread(inventory.namespaces, store):
+    for namespace in visible:
         done.append(
             await sweep_namespace(
                 store, namespace, objects, jobs.get(namespace, []), moment, settings, lifecycle
