@@ -6,7 +6,6 @@ artifact store claim)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import kubernetes
 import pytest
 from tests.support.cluster import Objects, wait_for
+from tests.support.in_cluster import reconciles, settled
 from tests.support.local_cluster import LocalCluster
 from tests.support.release import (
     build_image,
@@ -119,9 +119,17 @@ def test_upgrade_to_changed_values_then_uninstall_leaves_no_orphans(installed: I
     assert apps.read_namespaced_deployment(FULLNAME, NAMESPACE).spec.strategy.type == "Recreate"
     history = json.loads(helm(kubeconfig, "history", RELEASE, "-n", NAMESPACE, "-o", "json").stdout)
     assert [h["revision"] for h in history] == [1, 2] and history[-1]["status"] == "deployed"
+
     # The new operator reconciles every object once as its watches list them, then resyncs
-    # every 5 s: neither may create anything twice or change a finished pipeline.
-    time.sleep(15)
+    # every 5 s: neither may create anything twice or change a finished pipeline. Its own
+    # reconcile counters say when every object has been through both, twice over.
+    def resynced() -> bool:
+        return settled(new_pod) and all(
+            reconciles(new_pod, kind) >= 3 * len(installed.objects.list(kind))
+            for kind in ("Dataset", "TrainingJob", "ModelVersion")
+        )
+
+    wait_for(resynced, timeout=120, interval=1, what="three reconciles of every object")
     assert snapshot(installed) == before
     for kind, name in (
         ("Dataset", "iris"),
