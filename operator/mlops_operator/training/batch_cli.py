@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -220,8 +221,8 @@ def score_table(
         raise InvalidInput(str(err).replace("--data", f"input {args.input}")) from err
     prediction = model.predict(columns)
     arrays: dict[str, pa.Array] = {c: table.column(c).combine_chunks() for c in args.id_columns}
-    ids = [f"{args.name}/{file}/{row}" for row in range(first, first + len(frame))]
-    arrays[records.ID] = pa.array(ids, pa.string())
+    positions = pc.cast(pa.array(np.arange(first, first + len(frame))), pa.string())
+    arrays[records.ID] = pc.binary_join_element_wise(f"{args.name}/{file}/", positions, "")
     if args.task == CLASSIFICATION:
         if prediction.labels is None:
             raise ScoringError(f"model {args.model.split('=')[0]} predicted no labels")
