@@ -133,6 +133,13 @@ class TrainingJobSpec(ApiModel):
         default=None, max_length=1000, description="Feature columns; default: all but the target."
     )
     split: Split = Field(default_factory=Split)
+    max_rows: int | None = Field(
+        default=None,
+        ge=100,
+        description="Train on at most this many rows: a larger Dataset version is sampled "
+        "uniformly without replacement, seeded with split.seed (rows used, rows available and "
+        "the seed are in the ModelVersion's lineage.dataset).",
+    )
     metrics: list[MetricName] | None = Field(
         default=None, max_length=8, description="Default: every metric that fits the task."
     )
