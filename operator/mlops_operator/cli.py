@@ -76,6 +76,16 @@ _POD_COMMANDS = (
         "score a champion and a challenger model on the same rows (Job pod)",
     ),
     (
+        "profile-part",
+        "mlops_operator.training.profile_part_cli",
+        "snapshot and profile one partition of a partitioned Dataset (Indexed Job pod)",
+    ),
+    (
+        "profile-merge",
+        "mlops_operator.training.profile_merge_cli",
+        "merge a partitioned Dataset's partitions into its version (Job pod)",
+    ),
+    (
         "predict",
         "mlops_operator.training.batch_cli",
         "score one partition of a BatchPrediction (Indexed Job pod)",

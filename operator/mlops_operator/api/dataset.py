@@ -99,6 +99,56 @@ class DatasetSpec(ApiModel):
         description="Re-read the source this often; new content becomes a new version.",
     )
     image: str | None = Field(default=None, description="Image of the profile Job.")
+    partitions: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Snapshot and profile the source in this many partitions (an Indexed Job, "
+        "rows streamed by row groups, then a merge Job): for Parquet sources bigger than one "
+        "pod's memory. The snapshot is then a manifest.json of content-addressed parts. "
+        "Unset: one profile Job reads the source whole.",
+    )
+    parallelism: int | None = Field(
+        default=None, ge=1, le=1000, description="Partitions profiled at once; default: all."
+    )
+    backoff_limit_per_index: int | None = Field(
+        default=None, ge=0, le=10, description="Retries of one failed partition (default 2)."
+    )
+    batch_rows: int | None = Field(
+        default=None,
+        ge=1000,
+        le=10_000_000,
+        description="Rows a partition holds at once (and per row group of its part); "
+        "default 262144.",
+    )
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.partitions) || self.source.format == 'parquet'",
+                "a partitioned Dataset reads Parquet: set spec.source.format to parquet "
+                "(or unset spec.partitions)",
+                ".partitions",
+            ),
+            cel(
+                "!has(self.partitions) || !has(self.additionalSources) "
+                "|| size(self.additionalSources) == 0",
+                "spec.additionalSources are not read by a partitioned Dataset: unset one of them",
+                ".partitions",
+            ),
+            cel(
+                "!has(self.partitions) || !self.source.uri.startsWith('sklearn://')",
+                "sklearn:// sets are small: unset spec.partitions",
+                ".partitions",
+            ),
+            cel(
+                "!has(self.parallelism) || (has(self.partitions) "
+                "&& self.parallelism <= self.partitions)",
+                "spec.parallelism needs spec.partitions and must not exceed it",
+                ".parallelism",
+            ),
+        )
+    }
 
 
 class RuleResult(ApiModel):
@@ -142,6 +192,12 @@ class DatasetStatus(StatusBase):
         default=None, ge=0, description="Bumped to re-read the source (refreshIntervalSeconds)."
     )
     completed_run: str | None = Field(default=None, description="generation/run last finished.")
+    partitions: int | None = Field(
+        default=None, ge=0, description="Partitions of the current partitioned run."
+    )
+    partitions_done: int | None = Field(default=None, ge=0)
+    progress: str | None = Field(default=None, description="partitions done/total")
+    pod_failures: int | None = Field(default=None, ge=0, description="Failed partition attempts.")
 
 
 class Dataset(ApiModel):

@@ -25,7 +25,7 @@ from . import reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset import version_entry
 from .decision import Decision
-from .indexed import index_counts, indexed_job_manifest, parse_indexes
+from .indexed import index_counts, indexed_job_manifest, note_retries, parse_indexes
 from .jobs import MISSING, JobOutcome, JobSettings
 from .names import child_name
 from .ownership import child_labels, owner_reference
@@ -320,20 +320,6 @@ def follow(
         + (f": {detail}" if detail else f" ({world.outcome.reason})")
     )
     return failed_run(decision, str(reason), message)
-
-
-def note_retries(decision: Decision, body: dict[str, Any], job: dict[str, Any] | None) -> None:
-    """Failed partition attempts in status, and a Warning when there are new ones."""
-    _, _, pod_failures = index_counts(job)
-    if pod_failures == int((body.get("status") or {}).get("podFailures") or 0):
-        return
-    decision.status["podFailures"] = pod_failures
-    retries = (body.get("spec") or {}).get("backoffLimitPerIndex", 2)
-    decision.warn(
-        reasons.PARTITION_RETRIED,
-        f"{pod_failures} failed partition attempt(s) so far; a failed partition is retried "
-        f"alone (up to {retries} time(s)), the others are kept",
-    )
 
 
 def succeeded(

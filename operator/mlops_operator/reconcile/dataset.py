@@ -13,6 +13,7 @@ from ..artifacts import paths
 from ..config import OperatorConfig
 from . import reasons
 from .conditions import Cond, parse_time, rfc3339
+from .dataset_parts import PartsWorld, partitioned, step
 from .decision import Decision
 from .jobs import MISSING, JobOutcome, JobSettings, job_manifest
 from .names import child_name, short_sha
@@ -78,13 +79,21 @@ def decide(
     result: dict[str, Any] | None,
     now: datetime,
     config: OperatorConfig,
+    parts: PartsWorld | None = None,
 ) -> Decision:
-    """`outcome` is the current run's profile Job; `result` is its result file once finished."""
+    """`outcome` is the current run's profile Job; `result` is its result file once finished.
+    A partitioned Dataset (`spec.partitions`) runs its Indexed Job and merge Job instead
+    (reconcile/dataset_parts.py, observed as `parts`); its finished run is recorded alike."""
     status = body.get("status") or {}
     generation, run = run_key(body)
     key = f"{generation}/{run}"
     has_version = bool(status.get("version"))
     decision = Decision()
+    if partitioned(body) and not run_completed(body):
+        progress = step(body, parts or PartsWorld(), config)
+        if not progress.finished:
+            return progress.decision
+        decision, outcome, result = progress.decision, progress.outcome, progress.result
 
     if run_completed(body):
         if refresh_due(body, now):
@@ -96,7 +105,8 @@ def decide(
         decision.done = not decision.status
         return decision
 
-    decision.status["jobName"] = profile_job_name(body)
+    if not partitioned(body):
+        decision.status["jobName"] = profile_job_name(body)
     if outcome.state == MISSING:
         job = profile_job(body, config)
         decision.create.append(job)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import OperatorConfig
+from . import reasons
+from .decision import Decision
 from .jobs import JobSettings, job_manifest
 
 
@@ -63,4 +65,19 @@ def index_counts(job: dict[str, Any] | None) -> tuple[int, int, int]:
         len(parse_indexes(status.get("completedIndexes"))),
         len(parse_indexes(status.get("failedIndexes"))),
         int(status.get("failed") or 0) + len(uncounted),
+    )
+
+
+def note_retries(decision: Decision, body: dict[str, Any], job: dict[str, Any] | None) -> None:
+    """Failed partition attempts in status, and a Warning when there are new ones (a
+    BatchPrediction's or a partitioned Dataset's Indexed Job)."""
+    _, _, pod_failures = index_counts(job)
+    if pod_failures == int((body.get("status") or {}).get("podFailures") or 0):
+        return
+    decision.status["podFailures"] = pod_failures
+    retries = (body.get("spec") or {}).get("backoffLimitPerIndex", 2)
+    decision.warn(
+        reasons.PARTITION_RETRIED,
+        f"{pod_failures} failed partition attempt(s) so far; a failed partition is retried "
+        f"alone (up to {retries} time(s)), the others are kept",
     )
