@@ -257,9 +257,12 @@ print("; ".join(f"{x} -> {y} (p={max(p):.2f})" for x, y, p in zip(a["instances"]
 say "time from kubectl apply to the first served prediction: $((served - applied))s"
 
 # ---------------------------------------------------------------------- the loop, on real outcomes
-# perf VERSION: the monitor's realized accuracy of VERSION, once it has judged enough labels.
-perf_of() { [ "$(get driftmonitor/iris '{.status.performance.version}')" = "$1" ] &&
-  has_field driftmonitor/iris '{.status.performance.realized}'; }
+# perf_of VERSION N: the monitor has judged VERSION's accuracy on at least N labeled predictions.
+perf_of() {
+  [ "$(get driftmonitor/iris '{.status.performance.version}')" = "$1" ] &&
+    [ "$(get driftmonitor/iris '{.status.performance.labeled}')" -ge "$2" ] &&
+    has_field driftmonitor/iris '{.status.performance.realized}'
+}
 perf_line() {
   get driftmonitor/iris '{.status.performance.version}{": accuracy "}{.status.performance.realized}{" realized on "}{.status.performance.labeled}{" labeled predictions, "}{.status.performance.estimated}{" estimated without labels, "}{.status.performance.training}{" in training"}'
 }
@@ -268,7 +271,7 @@ json_field() { "$PY" -c "import json,sys; print(json.loads(sys.stdin.read())[\"$
 client_start demo-labeled-1 labeled "$URL" --rows 200 --seed 1
 out=$(client_result demo-labeled-1 300) || fail "labeled traffic: $out"
 say "200 requests, their true species sent to POST /v2/models/iris/feedback: answers $(echo "$out" | json_field accuracy) right"
-wait_until 180 "the monitor's verdict on iris-v1" perf_of iris-v1
+wait_until 180 "the monitor's verdict on iris-v1" perf_of iris-v1 200
 say "live accuracy before the shift: $(perf_line)"
 
 # The world changes: a new instrument measures petals 3 cm longer and wider; same species.
@@ -309,7 +312,7 @@ say "traffic during the rollout: $out"
 client_start demo-labeled-3 labeled "$URL" --rows 200 --shift 3.0 --seed 3
 out=$(client_result demo-labeled-3 300) || fail "labeled traffic after the rollout: $out"
 say "200 more requests from the new instrument, labeled: answers $(echo "$out" | json_field accuracy) right"
-wait_until 180 "the monitor's verdict on $new_version" perf_of "$new_version"
+wait_until 180 "the monitor's verdict on $new_version" perf_of "$new_version" 100
 say "live accuracy after promotion: $(perf_line)"
 
 say "kubectl get mlops -n $NS"

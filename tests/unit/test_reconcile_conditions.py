@@ -31,3 +31,31 @@ def test_with_conditions_sets_observed_generation() -> None:
     assert patch["observedGeneration"] == 7
     assert patch["conditions"][0]["observedGeneration"] == 7
     assert patch["phase"] == "Ready"
+
+
+def test_a_status_object_is_written_whole_nothing_of_the_old_one_survives() -> None:
+    from mlops_operator.reconcile.conditions import replacing, without_nones
+
+    old = {"realized": 0.34, "labeled": 400, "metrics": {"accuracy": 0.34, "f1": 0.3}, "k": 1}
+    new = without_nones({"realized": None, "labeled": 0, "metrics": {"accuracy": 0.9}})
+    assert new == {"labeled": 0, "metrics": {"accuracy": 0.9}}
+    patch = replacing(old, new)
+    assert patch == {"labeled": 0, "metrics": {"accuracy": 0.9, "f1": None}, "realized": None,
+                     "k": None}  # fmt: skip
+    # what a JSON merge patch makes of it is exactly the new object
+    merged = _merge(old, patch)
+    assert merged == new
+    assert replacing(None, new) == new and replacing(old, [1]) == [1]
+
+
+def _merge(target: object, patch: object) -> object:
+    """RFC 7386, as the API server applies a merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out.get(key), value)
+    return out

@@ -103,3 +103,23 @@ def condition_value(conditions: list[dict[str, Any]] | None, type_: str) -> bool
     found = condition(conditions, type_)
     status = (found or {}).get("status")
     return True if status == TRUE else False if status == FALSE else None
+
+
+def without_nones(value: Any) -> Any:
+    """A status value as the API server stores it: object keys whose value is None dropped."""
+    if isinstance(value, dict):
+        return {k: without_nones(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nones(v) for v in value]
+    return value
+
+
+def replacing(old: Any, new: Any) -> Any:
+    """The merge patch that makes a status field exactly `new`: a decision writes whole
+    objects, but a JSON merge patch merges them into the stored ones, so every key of the
+    stored object that `new` lacks is set to null (removed), at any depth."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch = {k: replacing(old.get(k), v) for k, v in new.items()}
+    patch.update({k: None for k in old if k not in new})
+    return patch
