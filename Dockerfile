@@ -2,7 +2,7 @@
 # The one mlops-operator image: the operator (`run`), and the pod sub-commands `train`,
 # `profile` and `serve`.
 #
-#   docker build -t mlops-operator:0.1.0 .           # users with Docker (python:3.11-slim)
+#   docker build -t mlops-operator:0.2.0 .           # users with Docker (python:3.11-slim)
 #   make image                                       # here: buildah, local Debian base
 #
 # Both stages call `python3` from PATH, so the official python:3.11-slim and the local
@@ -71,7 +71,7 @@ WORKDIR /home/mlops
 USER 10001:10001
 EXPOSE 8080 9090
 ARG BASE_IMAGE
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 LABEL org.opencontainers.image.title="mlops-operator" \
       org.opencontainers.image.description="Kubernetes-native MLOps operator: datasets, training, model registry, serving with rollback, drift monitoring" \
       org.opencontainers.image.version="${VERSION}" \

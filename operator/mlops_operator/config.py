@@ -66,7 +66,7 @@ class StoreLifecycle:
 @dataclass(frozen=True)
 class OperatorConfig:
     store_uri: str = "file:///var/lib/mlops/store"
-    image: str = "mlops-operator:0.1.0"
+    image: str = "mlops-operator:0.2.0"
     image_pull_policy: str = "IfNotPresent"
     s3_secret: str | None = None
     volume: StoreVolume = field(default_factory=StoreVolume)
