@@ -58,6 +58,11 @@ class Signature(ApiModel):
 class DatasetLineage(ApiModel):
     name: str
     version: str
+    rows_available: int | None = Field(default=None, ge=0, description="Rows of the version.")
+    rows_sampled: int | None = Field(
+        default=None, ge=0, description="Rows trained on, when the TrainingJob's maxRows sampled."
+    )
+    sample_seed: int | None = Field(default=None, ge=0, description="The sample's seed.")
 
 
 class ProductionWindow(ApiModel):

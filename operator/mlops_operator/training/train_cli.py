@@ -39,7 +39,6 @@ from .estimators import build_pipeline, effective_params, validate_hyperparamete
 from .evaluate import evaluate_folds, metric_names, summarize
 from .export import export, signature
 from .runs import RunRecord
-from .snapshot import read_parquet
 
 
 class TrainerError(Exception):
@@ -88,11 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_snapshot(store: Store, uri: str, version: str) -> pd.DataFrame:
+def load_snapshot(
+    store: Store, uri: str, version: str, max_rows: int | None = None, seed: int = 0
+) -> pd.DataFrame:
+    """The version's rows (`data.parquet` or a partitioned snapshot's `manifest.json`), a
+    seeded sample of `max_rows` when larger; `frame.attrs["mlops.sample"]` says which
+    (rowsAvailable, and rowsSampled and sampleSeed when sampled: training/snapshots.py)."""
+    from .snapshots import load
+
     if not re.fullmatch(r"[a-f0-9]{64}", version):
         raise InvalidInput(f"--dataset-version must be a full sha256, got {version!r}")
     try:
-        return read_parquet(store.read_verified(uri, version))
+        return load(store, uri, version, max_rows, seed).frame
     except ArtifactError as err:
         raise TrainerError(f"dataset snapshot: {err}") from err
 
@@ -153,7 +159,9 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
         names = metric_names(task, list(spec.metrics) if spec.metrics else None)
     except ValueError as err:
         raise InvalidInput(str(err)) from err
-    frame = load_snapshot(store, args.snapshot_uri, args.dataset_version)
+    frame = load_snapshot(
+        store, args.snapshot_uri, args.dataset_version, spec.max_rows, spec.split.seed
+    )
     x, y, features, numeric = prepare(frame, spec, args.dataset_name)
     categorical = [f for f in features if f not in numeric]
 
@@ -186,7 +194,8 @@ def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
         paths.model_file(ns, model, sha, exported.format), exported.data
     )
     params = _json_safe(effective_params(spec))
-    dataset = {"name": args.dataset_name, "version": args.dataset_version}
+    dataset = {"name": args.dataset_name, "version": args.dataset_version,
+               **frame.attrs.get("mlops.sample", {})}  # fmt: skip
     card = {
         "model": model,
         "estimator": spec.estimator,
