@@ -109,12 +109,10 @@ def widen_float32(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_snapshot(store: Store, uri: str, rows: int | None) -> pd.DataFrame:
-    import pyarrow.parquet as pq
+    """The newest `rows` rows of a Dataset version, either snapshot layout."""
+    from ..artifacts.snapshots import read_tail
 
-    frame = pq.read_table(io.BytesIO(store.read_bytes(uri))).to_pandas()
-    if rows is not None and len(frame) > rows:
-        frame = frame.iloc[len(frame) - rows :]
-    return frame
+    return read_tail(store, uri, rows).to_pandas()
 
 
 def run_check(store: Store, plan: CheckPlan) -> CheckOutcome:

@@ -1,6 +1,7 @@
 """Read many input files partition by partition, in bounded memory.
 
-A source URI names one file, a directory (ending in `/`: every `.parquet` or `.csv` file below
+A source URI names one file, a partitioned Dataset snapshot's `manifest.json` (its parts, in
+order, with their row counts), a directory (ending in `/`: every `.parquet` or `.csv` file below
 it whose name does not start with `_` or `.`), or a glob (`*`, `?`, `[`). Files are taken in
 sorted order, so every pod sees the same list. Parquet is streamed by record batches of the
 row groups a slice overlaps; CSV in chunks.
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..artifacts.snapshots import is_manifest, parse_manifest
 from ..artifacts.store import filesystem
 from .partitions import Slice
 
@@ -34,10 +36,16 @@ class Files:
         scheme = urlsplit(uri).scheme or "file"
         self.fs = filesystem(scheme, storage_options)
         self.protocol = scheme
+        self._rows: list[int | None] | None = None  # known without reading footers
         self.paths = self._list()
 
     def _list(self) -> list[str]:
         path = self.fs._strip_protocol(self.uri)
+        if is_manifest(self.uri):  # a partitioned Dataset snapshot: its parts, in order
+            with self.fs.open(path, "rb") as handle:
+                _, parts = parse_manifest(handle.read(), self.uri)
+            self._rows = [p.rows for p in parts]
+            return [self.fs._strip_protocol(p.uri) for p in parts]
         if self.uri.endswith("/"):
             found = [p for p in self.fs.find(path) if self._wanted(p)]
         elif any(c in path for c in GLOB_CHARS):
@@ -62,6 +70,8 @@ class Files:
         """Rows per file from the Parquet footers; None for CSV (known only once parsed)."""
         if self.format != "parquet":
             return [None] * len(self.paths)
+        if self._rows is not None:
+            return list(self._rows)
         counts: list[int | None] = []
         for path in self.paths:
             with self.fs.open(path, "rb") as handle:
