@@ -800,7 +800,7 @@ def test_prometheus_rules_pass_promtool(tmp_path: Path) -> None:
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(yaml.safe_dump(rule["spec"]))
     out = run(promtool(), "check", "rules", rules_file).stdout
-    assert "SUCCESS: 5 rules found" in out, out
+    assert "SUCCESS: 8 rules found" in out, out
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert alerts == {
         "DriftDetected",
@@ -808,7 +808,13 @@ def test_prometheus_rules_pass_promtool(tmp_path: Path) -> None:
         "RetrainFailed",
         "RolloutRolledBack",
         "TrainingFailed",
+        "StoreNearlyFull",
+        "SampleWritesFailing",
+        "StoreSweepFailing",
     }
+    # The chart's own labels and prometheusRule.labels, nothing else, in the metadata.
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert all(isinstance(v, str) for v in rule["metadata"]["labels"].values())
 
 
 def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
@@ -817,6 +823,14 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
     rules_file.write_text(yaml.safe_dump(_prometheus_rule()["spec"]))
     drift = 'mlops_drift_checks_total{namespace="ml",monitor="iris",result="%s"}'
     degraded = 'mlops_model_performance_degraded{namespace="ml",monitor="%s"}'
+    volume = 'mlops_store_volume_bytes{namespace="mlops-system",pod="op",state="%s"}'
+    sample_errors = (
+        'mlops_serving_sample_write_errors_total{namespace="ml",pod="%s",model="iris",version="1"}'
+    )
+    label_errors = (
+        'mlops_feedback_write_errors_total{namespace="ml",pod="%s",model="iris",version="1"}'
+    )
+    sweeps = 'mlops_store_sweeps_total{namespace="mlops-system",pod="op",outcome="%s"}'
     tests = {
         "rule_files": [str(rules_file)],
         "evaluation_interval": "1m",
@@ -859,6 +873,20 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
                         "series": 'mlops_training_failures_total{namespace="quiet"}',
                         "values": "0x50",
                     },
+                    # The store's volume: half full, 90 % full from minute 10 (over the default
+                    # store.fullRatio 0.85), back to 80 % from minute 40.
+                    {"series": volume % "capacity", "values": "1000x50"},
+                    {"series": volume % "used", "values": "500x9 900x30 800x10"},
+                    # iris-a fails 3 sample writes at minute 10, then writes again; iris-b's
+                    # label writes fail from minute 30 on; iris-c never fails.
+                    {"series": sample_errors % "iris-a", "values": "0x10 3x40"},
+                    {"series": label_errors % "iris-b", "values": "0x30 1+1x20"},
+                    {"series": sample_errors % "iris-c", "values": "0x50"},
+                    {"series": label_errors % "iris-c", "values": "0x50"},
+                    # Hourly sweeps: ok at minute 1, then every sweep fails; the sweep at
+                    # minute 210 succeeds again.
+                    {"series": sweeps % "ok", "values": "0 1x208 2x60"},
+                    {"series": sweeps % "error", "values": "0x59 1x60 2x60 3x90"},
                 ],
                 "alert_rule_test": [
                     {"eval_time": "5m", "alertname": "DriftDetected", "exp_alerts": []},
@@ -947,6 +975,76 @@ def test_alerts_fire_on_the_operator_series(tmp_path: Path) -> None:
                             }
                         ],
                     },
+                    # 90 % full since minute 10: pending at 15m, firing from 20m, gone at 45m.
+                    {"eval_time": "5m", "alertname": "StoreNearlyFull", "exp_alerts": []},
+                    {"eval_time": "15m", "alertname": "StoreNearlyFull", "exp_alerts": []},
+                    {
+                        "eval_time": "25m",
+                        "alertname": "StoreNearlyFull",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "critical"},
+                                "exp_annotations": {
+                                    "summary": "The mlops artifact store is 90% full",
+                                    "description": "The store's volume is fuller than 0.85. mlops_store_bytes shows which namespace and kind hold the bytes; lower spec.retention or store.retention.*, or grow the volume (docs/storage.md).",
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "45m", "alertname": "StoreNearlyFull", "exp_alerts": []},
+                    {"eval_time": "5m", "alertname": "SampleWritesFailing", "exp_alerts": []},
+                    {
+                        "eval_time": "15m",
+                        "alertname": "SampleWritesFailing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "namespace": "ml",
+                                    "pod": "iris-a",
+                                    "severity": "critical",
+                                },
+                                "exp_annotations": {
+                                    "summary": "Model server ml/iris-a cannot write to the store",
+                                    "description": "Sampled predictions or labels are being dropped (mlops_serving_sample_dropped_rows_total, mlops_feedback_dropped_labels_total); requests are still answered.",
+                                },
+                            }
+                        ],
+                    },
+                    # iris-a's errors are more than 15 minutes old; iris-b's label writes fail.
+                    {
+                        "eval_time": "40m",
+                        "alertname": "SampleWritesFailing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "namespace": "ml",
+                                    "pod": "iris-b",
+                                    "severity": "critical",
+                                },
+                                "exp_annotations": {
+                                    "summary": "Model server ml/iris-b cannot write to the store",
+                                    "description": "Sampled predictions or labels are being dropped (mlops_serving_sample_dropped_rows_total, mlops_feedback_dropped_labels_total); requests are still answered.",
+                                },
+                            }
+                        ],
+                    },
+                    # One failed sweep after an ok one: not yet; 3 hours without an ok sweep:
+                    # firing; an ok sweep again: resolved.
+                    {"eval_time": "90m", "alertname": "StoreSweepFailing", "exp_alerts": []},
+                    {
+                        "eval_time": "200m",
+                        "alertname": "StoreSweepFailing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "critical"},
+                                "exp_annotations": {
+                                    "summary": "The store sweep has failed for 3 hours",
+                                    "description": "The operator could not sweep the artifact store; its log says why. Nothing is compacted, expired or collected meanwhile.",
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "230m", "alertname": "StoreSweepFailing", "exp_alerts": []},
                 ],
             }
         ],
