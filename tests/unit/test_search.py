@@ -16,6 +16,7 @@ from mlops_operator.config import OperatorConfig
 from mlops_operator.reconcile import trainingjob as tj
 from mlops_operator.reconcile.jobs import MISSING, JobOutcome
 from mlops_operator.reconcile.search import decide as sd
+from mlops_operator.reconcile.search import jobs as search_jobs
 from mlops_operator.reconcile.search import trials as tr
 from mlops_operator.reconcile.search.space import budget, grid_values, space_errors
 from mlops_operator.training import study_cli
@@ -144,7 +145,10 @@ def test_a_grid_smaller_than_the_budget_is_the_budget() -> None:
 
 
 def trial_job(b: dict[str, Any], number: int, params: dict[str, Any]) -> dict[str, Any]:
-    return tj.trial_job(b, ENTRY, CONFIG, number, params, [])
+    def train(body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return tj.train_job(body, ENTRY, CONFIG, **kwargs)
+
+    return search_jobs.trial_job(b, CONFIG.store_uri, number, params, [], train)
 
 
 def test_trial_jobs_have_deterministic_names_labels_and_parameters() -> None:

@@ -68,6 +68,18 @@ def task_of(estimator: str) -> Task:
     return CLASSIFICATION if estimator in CLASSIFIERS else REGRESSION
 
 
+def spec_task(spec: TrainingJobSpec) -> Task:
+    """The task of a TrainingJob: its estimator's, or what its container declares."""
+    if spec.container is not None:
+        return spec.container.task
+    return task_of(spec.estimator or "")
+
+
+def trainer_name(spec: TrainingJobSpec) -> str:
+    """The estimator, or `container:<image>` for the user's own training code."""
+    return spec.estimator or f"container:{spec.container.image if spec.container else ''}"
+
+
 class DatasetRef(ApiModel):
     name: str = Field(min_length=1, max_length=253, pattern=DNS_LABEL)
     version: str | None = Field(
@@ -117,6 +129,39 @@ def acceptance_failures(metrics: dict[str, float], thresholds: list[Threshold]) 
     return failures
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+
+
+class EnvVar(ApiModel):
+    name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME)
+    value: str | None = None
+    value_from: FreeForm | None = Field(
+        default=None, description="As in core/v1 EnvVar.valueFrom (secretKeyRef, ...)."
+    )
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!self.name.startsWith('MLOPS_')",
+                "MLOPS_* variables are the training contract's; the operator sets them",
+                ".name",
+            ),
+        )
+    }
+
+
+class TrainerContainer(ApiModel):
+    """The user's own training code (docs/experiments.md, the container contract): it reads
+    the Dataset snapshot and writes a model, its signature and metrics to MLOPS_OUTPUT_DIR;
+    the operator checks, records and registers them as for a built-in estimator."""
+
+    image: str = Field(min_length=1, max_length=512)
+    command: list[str] | None = Field(default=None, max_length=64)
+    args: list[str] | None = Field(default=None, max_length=256)
+    env: list[EnvVar] | None = Field(default=None, max_length=64)
+    task: Task = Field(description="What the model predicts: the metrics and outputs it has.")
+
+
 class TrainingJobSpec(ApiModel):
     dataset_ref: DatasetRef
     model: str = Field(
@@ -125,7 +170,14 @@ class TrainingJobSpec(ApiModel):
         pattern=DNS_LABEL,
         description="Registered model name.",
     )
-    estimator: Estimator
+    estimator: Estimator | None = Field(
+        default=None, description="A built-in estimator; or set `container` instead."
+    )
+    container: TrainerContainer | None = Field(
+        default=None,
+        description="Your own training container instead of an estimator; `hyperparameters` "
+        "(and a search's trial parameters) reach it as MLOPS_HYPERPARAMETERS.",
+    )
     hyperparameters: FreeForm = Field(default_factory=dict)
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     target: str = Field(min_length=1, max_length=256)
@@ -159,6 +211,17 @@ class TrainingJobSpec(ApiModel):
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": validations(
+            cel(
+                "has(self.estimator) != has(self.container)",
+                "set exactly one of estimator or container",
+            ),
+            cel(
+                "!has(self.container) || !has(self.search) || !has(self.search.pruning) "
+                "|| self.search.pruning.type == 'none'",
+                "median pruning needs a built-in estimator (a container reports no per-fold "
+                "scores while it runs)",
+                ".search.pruning",
+            ),
             cel(
                 "!has(self.search) || !has(self.search.pruning) "
                 "|| self.search.pruning.type == 'none' "

@@ -195,7 +195,11 @@ def _condition(job: dict[str, Any], type_: str) -> dict[str, Any] | None:
 
 
 def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+    # A custom trainer runs as an init container: when it fails, the main one never starts.
+    pod_status = pod.get("status") or {}
+    statuses = [*(pod_status.get("containerStatuses") or []),
+                *(pod_status.get("initContainerStatuses") or [])]  # fmt: skip
+    for status in statuses:
         state = status.get("state", {}).get("terminated") or status.get("lastState", {}).get(
             "terminated"
         )

@@ -29,6 +29,10 @@ ACCEPTANCE_FAILED = "AcceptanceFailed"
 TRAINER_ERROR = "TrainerError"  # also reported by the training Job
 OOM_KILLED = "OOMKilled"  # the kubelet's reason for a Job's pod, passed on
 MODEL_REGISTERED = "ModelVersionRegistered"
+# ... reported by a custom training container's collect step: what the trainer failed to leave
+MODEL_MISSING = "ModelMissing"
+SIGNATURE_INVALID = "SignatureInvalid"
+METRICS_MISSING = "MetricsMissing"
 
 # ModelVersion (the three failures: the reasons of the artifacts package's errors)
 VERIFIED = "Verified"

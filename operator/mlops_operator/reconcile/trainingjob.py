@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +17,14 @@ from ..artifacts import paths
 from ..config import OperatorConfig
 from . import reasons
 from .conditions import Cond, clip, is_true
+from .custom_trainer import add_trainer, trainer_image
 from .dataset import version_entry
 from .decision import Decision
 from .jobs import MISSING, JobOutcome, JobSettings, job_manifest
 from .names import child_name
 from .ownership import child_labels, owner_reference
-from .search import trials as search_trials
 from .search.decide import SearchWorld, decide_search
+from .search.jobs import trial_job
 from .search.space import space_errors
 
 # While a ModelVersion number is being claimed: look again this soon if no event comes
@@ -62,56 +62,28 @@ def decide(
     job = train_job(body, entry, config)
     decision = decide_job(body, entry, world.outcome, world.result, job)
     if not decision.done and world.outcome.state == Phase.SUCCEEDED and world.result:
-        image = job["spec"]["template"]["spec"]["containers"][0]["image"]
-        register(decision, body, world.result, world.model_versions, image)
+        register(decision, body, world.result, world.model_versions, trainer_image(job))
     return decision
 
 
 def _decide_search(
     body: dict[str, Any], entry: dict[str, Any], world: TrainingWorld, config: OperatorConfig
 ) -> Decision:
+    def train(
+        body: dict[str, Any], *, name: str, uid: str, result: str, extra: list[str]
+    ) -> dict[str, Any]:
+        return train_job(body, entry, config, name=name, uid=uid, result=result, extra=extra)
+
     def build(number: int, params: dict[str, Any], extra: list[str]) -> dict[str, Any]:
-        return trial_job(body, entry, config, number, params, extra)
+        return trial_job(body, config.store_uri, number, params, extra, train)
 
     def claim(decision: Decision, result: dict[str, Any], lineage: dict[str, Any]) -> None:
-        image = build(0, {}, [])["spec"]["template"]["spec"]["containers"][0]["image"]
+        image = trainer_image(build(0, {}, []))
         register(decision, body, result, world.model_versions, image, lineage)
 
     decision = decide_search(body, world.search or SearchWorld(), build, claim)
     decision.status["datasetVersion"] = entry["version"]
     return decision
-
-
-def trial_job(
-    body: dict[str, Any],
-    entry: dict[str, Any],
-    config: OperatorConfig,
-    number: int,
-    params: dict[str, Any],
-    extra: list[str],
-) -> dict[str, Any]:
-    """One search trial: the training Job with the trial's hyperparameters on top."""
-    spec = dict(body["spec"])
-    spec.pop("search", None)
-    spec["hyperparameters"] = {**(spec.get("hyperparameters") or {}), **params}
-    name = search_trials.trial_job_name(body, number)
-    job = train_job(
-        {**body, "spec": spec},
-        entry,
-        config,
-        name=name,
-        uid=search_trials.trial_uid(body, number),
-        result=search_trials.trial_result_uri(config.store_uri, body, number),
-        extra=["--trial", str(number), *extra],
-    )
-    labels = {search_trials.TRIAL_LABEL: str(number),
-              search_trials.GENERATION_LABEL: str(search_trials.generation(body))}  # fmt: skip
-    job["metadata"]["labels"].update(labels)
-    job["spec"]["template"]["metadata"]["labels"].update(labels)
-    job["metadata"]["annotations"] = {
-        search_trials.TRIAL_PARAMS: json.dumps(params, sort_keys=True, separators=(",", ":"))
-    }
-    return job
 
 
 def register(
@@ -153,7 +125,8 @@ def spec_errors(
     spec: TrainingJobSpec, dataset: dict[str, Any] | None, validate_params: Callable[..., list[str]]
 ) -> tuple[str, str] | None:
     """Problems only the operator can see, before any Job starts: (reason, message)."""
-    errors = validate_params(spec.estimator, spec.hyperparameters)
+    # A container's hyperparameters are its own business: handed over as given.
+    errors = validate_params(spec.estimator, spec.hyperparameters) if spec.estimator else []
     if errors:
         return reasons.INVALID_HYPERPARAMETERS, "; ".join(errors)
     search_problem = space_errors(spec, validate_params)
@@ -222,6 +195,8 @@ def train_job(
         tracking = {"name": "MLFLOW_TRACKING_URI", "value": config.mlflow_tracking_uri}
         container = job["spec"]["template"]["spec"]["containers"][0]
         container["env"] = [*container["env"], tracking]
+    if spec.container is not None:
+        add_trainer(job, spec, dataset_version, config)
     return job
 
 
@@ -366,7 +341,7 @@ def model_version_manifest(
             "model": spec["model"],
             "version": version,
             "task": result["task"],
-            "estimator": result.get("estimator", spec["estimator"]),
+            "estimator": result.get("estimator", spec.get("estimator")),
             "artifact": result["artifact"],
             "signature": result["signature"],
             "metrics": result["metrics"],

@@ -13,7 +13,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from ..api.trainingjob import BOOSTING, CLASSIFIERS, REGRESSORS, TrainingJobSpec, task_of
+from ..api.trainingjob import (
+    BOOSTING,
+    CLASSIFIERS,
+    REGRESSORS,
+    TrainingJobSpec,
+    spec_task,
+)
 from . import boosting_params
 
 _MODULES = {**CLASSIFIERS, **REGRESSORS}
@@ -96,8 +102,17 @@ def default_params(estimator: str, seed: int) -> dict[str, Any]:
     return defaults
 
 
+def estimator_of(spec: TrainingJobSpec) -> str:
+    """The built-in estimator (a spec.container has none: it trains itself)."""
+    if spec.estimator is None:
+        raise ValueError("spec.container trains itself: no built-in estimator to build")
+    return str(spec.estimator)
+
+
 def effective_params(spec: TrainingJobSpec) -> dict[str, Any]:
-    return {**default_params(spec.estimator, spec.split.seed), **spec.hyperparameters}
+    if spec.estimator is None:
+        return dict(spec.hyperparameters)
+    return {**default_params(estimator_of(spec), spec.split.seed), **spec.hyperparameters}
 
 
 def build_pipeline(spec: TrainingJobSpec, numeric: list[str], categorical: list[str]) -> Pipeline:
@@ -126,11 +141,11 @@ def build_pipeline(spec: TrainingJobSpec, numeric: list[str], categorical: list[
         if spec.estimator in BOOSTING:
             from . import boosting
 
-            model = boosting.build(spec.estimator, effective_params(spec))
+            model = boosting.build(estimator_of(spec), effective_params(spec))
         else:
-            model = estimator_class(spec.estimator)(**effective_params(spec))
+            model = estimator_class(estimator_of(spec))(**effective_params(spec))
     return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
 def task(spec: TrainingJobSpec) -> str:
-    return task_of(spec.estimator)
+    return spec_task(spec)

@@ -20,12 +20,18 @@ from pandas.api import types as ptypes
 
 from ..api.kinds import TRAINING_JOB
 from ..api.modelversion import CLASSIFICATION, SKOPS
-from ..api.trainingjob import BOOSTING, TrainingJobSpec, acceptance_failures, task_of
+from ..api.trainingjob import (
+    BOOSTING,
+    TrainingJobSpec,
+    acceptance_failures,
+    spec_task,
+    task_of,
+)
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
 from ..artifacts.store import Store, sha256_hex
 from ..reconcile import reasons
-from . import pruning
+from . import custom, pruning
 from .common import (
     ArgumentParser,
     InvalidInput,
@@ -65,6 +71,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--image", default="", help="the image this pod runs (run record)")
     parser.add_argument("--trial", type=int, help="the trial number, in a search")
     parser.add_argument(
+        "--custom-output",
+        help="collect what spec.container's trainer wrote to this directory (no fit here)",
+    )
+    parser.add_argument(
         "--pruning-json",
         help="median pruning: {metric, direction, startupTrials, warmupFolds, history}",
     )
@@ -78,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         spec = parse_spec(TrainingJobSpec, args.spec, TRAINING_JOB.kind)
         message = train(args, spec, Store(args.store))
-    except (InvalidInput, TrainerError) as err:
+    except (InvalidInput, TrainerError, custom.ContractError) as err:
         return fail(argv, err.reason, str(err))
     except Exception as err:
         traceback.print_exc()
@@ -136,7 +146,7 @@ def prepare(
             x[column] = x[column].astype(object).where(x[column].notna(), "")
             x[column] = x[column].astype(str)
     y = frame[spec.target]
-    if task_of(spec.estimator) == CLASSIFICATION:
+    if spec_task(spec) == CLASSIFICATION:
         y = y.astype(str)
         if y.nunique() < 2:
             raise InvalidInput(f"target {spec.target!r} has fewer than 2 classes")
@@ -151,6 +161,13 @@ def prepare(
 
 
 def train(args: Any, spec: TrainingJobSpec, store: Store) -> dict[str, Any]:
+    if spec.container is not None:
+        if not args.custom_output:
+            raise InvalidInput("spec.container is set: --custom-output names the trainer's output")
+        frame = load_snapshot(store, args.snapshot_uri, args.dataset_version)
+        return custom.collect(args, spec, store, frame)
+    if spec.estimator is None:
+        raise InvalidInput("spec.estimator or spec.container is required")
     errors = validate_hyperparameters(spec.estimator, spec.hyperparameters)
     if errors:
         raise InvalidInput("; ".join(errors))

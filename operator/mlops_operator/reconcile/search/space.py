@@ -9,7 +9,13 @@ from typing import Any
 
 from ...api.modelversion import CLASSIFICATION
 from ...api.search import GRID_POINTS, Search, SearchParameter
-from ...api.trainingjob import CLASSIFICATION_METRICS, REGRESSION_METRICS, TrainingJobSpec, task_of
+from ...api.trainingjob import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    TrainingJobSpec,
+    spec_task,
+    trainer_name,
+)
 
 Validate = Callable[[str, dict[str, Any]], list[str]]
 
@@ -60,12 +66,12 @@ def space_errors(spec: TrainingJobSpec, validate: Validate) -> str:
         return ""
     problems: list[str] = []
     metric = search.objective.metric
-    allowed = (
-        CLASSIFICATION_METRICS if task_of(spec.estimator) == CLASSIFICATION else REGRESSION_METRICS
-    )
+    task = spec_task(spec)
+    allowed = CLASSIFICATION_METRICS if task == CLASSIFICATION else REGRESSION_METRICS
     if metric not in allowed:
         problems.append(
-            f"spec.search.objective.metric {metric!r} does not apply to {spec.estimator}; "
+            f"spec.search.objective.metric {metric!r} does not apply to {trainer_name(spec)} "
+            f"({task}); "
             f"use one of {', '.join(allowed)}"
         )
     elif spec.metrics and metric not in spec.metrics:
@@ -83,6 +89,8 @@ def space_errors(spec: TrainingJobSpec, validate: Validate) -> str:
         ):
             problems.append(f"{where}: an int parameter needs whole min, max and step")
             continue
+        if spec.estimator is None:
+            continue  # a container's parameters are its own: any name, any value
         for value in _probe_values(p):
             errors = validate(spec.estimator, {p.name: value})
             if errors:
