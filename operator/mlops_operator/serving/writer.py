@@ -7,7 +7,8 @@ more than the work itself) and writes `<uri>/<UTC timestamp>-<random>.parquet` t
 fsspec when a batch is full, when its oldest entry is old enough, and on close, into the
 UTC hour's partition: `<uri>/dt=YYYY-MM-DD/hour=HH/<UTC timestamp>-<random>.parquet`
 (artifacts/paths.record_file), so a monitor's window lists only the hours it covers. Write
-failures (a full or failing store) are logged and counted, never raised to a request. The
+failures (a full or failing store) are logged and counted, never raised to a request, and the
+partial file a failed write may leave is removed. The
 random part of the name keeps the files of several workers and replicas apart.
 
 The drift sampler (sampling.py) and the feedback labels (feedback.py) are two writers;
@@ -139,12 +140,12 @@ class BatchWriter(Generic[Entry]):
                 return
 
     def _write(self, entries: list[Entry], rows: int) -> None:
+        path = f"{self.uri}/{paths.record_file(datetime.now(UTC), secrets.token_hex(4))}"
         try:
             import fsspec
             import pyarrow.parquet as pq
 
             table = self.build(entries)
-            path = f"{self.uri}/{paths.record_file(datetime.now(UTC), secrets.token_hex(4))}"
             with fsspec.open(path, "wb", auto_mkdir=True) as handle:
                 pq.write_table(table, handle)
             self.counters.files.inc()
@@ -154,3 +155,17 @@ class BatchWriter(Generic[Entry]):
                           rows, self.name, self.uri)  # fmt: skip
             self.counters.write_errors.inc()
             self.counters.dropped.inc(rows)
+            _remove_partial(path)
+
+
+def _remove_partial(path: str) -> None:
+    """A write that failed half-way (a full volume: ENOSPC at the flush) can leave a
+    truncated file in the partition, which every reader of the window would trip on."""
+    try:
+        import fsspec
+
+        fs, local = fsspec.core.url_to_fs(path)
+        if fs.exists(local):
+            fs.rm(local)
+    except Exception:
+        log.warning("could not remove the partial file %s", path, exc_info=True)
