@@ -109,3 +109,11 @@ SEARCHING = "Searching"
 TRIALS_STARTED = "TrialsStarted"
 SEARCH_FINISHED = "SearchFinished"
 NO_TRIAL_PASSED = "NoTrialPassed"
+
+# The store's lifecycle (reconcile/storage/): retention, garbage collection, store health.
+WINDOW_BEYOND_RETENTION = "WindowBeyondRetention"  # DriftMonitor WindowRetained=False
+WINDOW_WITHIN_RETENTION = "WindowWithinRetention"
+RETENTION_APPLIED = "RetentionApplied"  # Event on the ModelDeployment
+GARBAGE_COLLECTED = "GarbageCollected"  # Event on the Namespace
+GARBAGE_FOUND = "GarbageFound"  # dry run: what a sweep would remove
+STORE_UNAVAILABLE = "StoreUnavailable"  # a Job that could not use the store (artifacts.errors)

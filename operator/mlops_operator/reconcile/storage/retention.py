@@ -11,7 +11,7 @@ from ...api.conditions import FALSE, TRUE, WINDOW_RETAINED
 from ...artifacts import paths
 from ...artifacts.paths import HOUR
 from ..conditions import Cond
-from . import WINDOW_BEYOND_RETENTION, WINDOW_WITHIN_RETENTION
+from ..reasons import WINDOW_BEYOND_RETENTION, WINDOW_WITHIN_RETENTION
 
 MIB = 1024 * 1024
 

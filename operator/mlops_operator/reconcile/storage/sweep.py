@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import GARBAGE_COLLECTED, GARBAGE_FOUND, RETENTION_APPLIED, gc, retention
+from ..reasons import GARBAGE_COLLECTED, GARBAGE_FOUND, RETENTION_APPLIED
+from . import gc, retention
 
 
 @dataclass(frozen=True)
