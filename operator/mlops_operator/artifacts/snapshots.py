@@ -16,7 +16,9 @@ and a part's sha256 is checked whenever it is read whole.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +27,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import ArtifactError
-from .store import Store, json_bytes
+from .store import Store, filesystem, json_bytes, scheme_of
 
+# Fixed Parquet settings of the files written part by part (partitioned snapshots, batch
+# predictions): the same rows give the same bytes.
+PARQUET_SETTINGS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "data_page_version": "2.0",
+    "store_schema": False,
+}
 MANIFEST_FORMAT = "mlops.dev/snapshot-manifest/v1"
 MANIFEST_NAME = "manifest.json"
 
@@ -150,3 +162,17 @@ def store_fs(store: Store, uri: str) -> tuple[Any, str]:
     scheme = scheme_of(uri)
     fs = store.fs if scheme == store.scheme else filesystem(scheme, store.storage_options)
     return fs, _fs_path(uri)
+
+
+def publish_file(local: str, uri: str) -> None:
+    """Put the finished file at `uri` whole: rename on a local store, one PUT on S3."""
+    scheme = scheme_of(uri)
+    if scheme == "file":
+        target = uri.removeprefix("file://")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        staging = f"{target}.tmp-{os.getpid()}"
+        shutil.copyfile(local, staging)
+        os.replace(staging, target)
+        return
+    # The store's S3 settings (endpoint, keys) come from the pod's environment.
+    filesystem(scheme).put_file(local, uri)

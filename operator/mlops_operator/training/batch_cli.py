@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -36,7 +35,8 @@ from pydantic import ValidationError
 from ..api.modelversion import CLASSIFICATION, TASKS, Signature
 from ..artifacts import records
 from ..artifacts.errors import ArtifactError, LoadFailed
-from ..artifacts.store import filesystem, scheme_of
+from ..artifacts.snapshots import PARQUET_SETTINGS
+from ..artifacts.snapshots import publish_file as publish
 from ..reconcile import reasons
 from .common import ArgumentParser, InvalidInput, fail, now, option, report
 from .compare_cli import Candidate, feature_columns, parse_candidate
@@ -44,14 +44,6 @@ from .partitions import Slice, plan
 from .parts import Files
 
 INDEX_ENV = "JOB_COMPLETION_INDEX"
-PARQUET_SETTINGS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
-    "use_dictionary": True,
-    "write_statistics": True,
-    "data_page_version": "2.0",
-    "store_schema": False,
-}
 
 
 class ScoringError(Exception):
@@ -240,20 +232,6 @@ def score_table(
     version = args.model.split("=", 1)[0]
     arrays[records.VERSION] = pa.array([version] * len(frame), pa.string())
     return pa.table(arrays)
-
-
-def publish(local: str, uri: str) -> None:
-    """Put the finished file at `uri` whole: rename on a local store, one PUT on S3."""
-    scheme = scheme_of(uri)
-    if scheme == "file":
-        target = uri.removeprefix("file://")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        staging = f"{target}.tmp-{os.getpid()}"
-        shutil.copyfile(local, staging)
-        os.replace(staging, target)
-        return
-    # The store's S3 settings (endpoint, keys) come from the pod's environment.
-    filesystem(scheme).put_file(local, uri)
 
 
 def _sha256_file(path: str) -> str:

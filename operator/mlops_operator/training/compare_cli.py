@@ -39,7 +39,6 @@ from ..artifacts.store import Store
 from ..performance.plan import LOWER_IS_BETTER
 from ..reconcile.jobs import DATASET_HOLDOUT, PRODUCTION_HOLDOUT
 from .common import ArgumentParser, InvalidInput, add_output_arguments, fail, now, report
-from .evaluate import metric_names, score_predictions, splits
 
 # k-fold training has no single test part: the dataset holdout is then this share of rows.
 KFOLD_HOLDOUT = 0.2
@@ -112,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def compare(args: Any) -> dict[str, Any]:
     """Do the work; returns the result. Raises the typed errors of main()."""
+    from .evaluate import metric_names  # sklearn: only when comparing
+
     try:
         metric_names(args.task, [args.metric])
     except ValueError as err:
@@ -208,6 +209,8 @@ def snapshot_holdout(
     frame: pd.DataFrame, target: str, task: str, split: Split
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The test rows of training's split: same row filter, labels and split as train_cli."""
+    from .evaluate import splits  # sklearn: only when comparing
+
     frame, y = labeled_rows(frame, target, task)
     if len(y) < 2:
         return frame.iloc[:0], y.iloc[:0]
@@ -290,6 +293,7 @@ def score_candidate(
 ) -> float:
     from ..serving.config import ServeConfig
     from ..serving.model import LoadError, load
+    from .evaluate import score_predictions  # sklearn: only when comparing
 
     signature, fmt = signature_of(store, candidate, explicit_signature)
     columns = feature_columns(frame, signature, candidate.role)

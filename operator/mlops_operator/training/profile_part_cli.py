@@ -32,12 +32,12 @@ from ..api.dataset import DatasetSpec
 from ..api.kinds import DATASET
 from ..artifacts import paths
 from ..artifacts.errors import ArtifactError
-from ..artifacts.snapshots import store_fs
+from ..artifacts.snapshots import PARQUET_SETTINGS, store_fs
+from ..artifacts.snapshots import publish_file as publish
 from ..artifacts.store import Store
 from ..drift.partial import PartialProfile
 from ..reconcile import reasons
 from . import rules, termination
-from .batch_cli import PARQUET_SETTINGS, publish
 from .common import ArgumentParser, InvalidInput, fail, now, parse_spec
 from .partitions import plan
 from .parts import Files
