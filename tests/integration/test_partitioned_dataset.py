@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import numpy as np
@@ -138,3 +139,23 @@ def test_a_partition_failing_once_is_retried_and_the_dataset_is_ready(
         }  # fmt: skip
         log = json.loads((tmp_path / f"{train.metadata.name}.log").read_text())
         assert log["ok"] and log["metrics"]["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [({"source": {"uri": "file:///d/x.csv", "format": "csv"}, "partitions": 2},
+      "spec.source.format to parquet"),
+     ({"source": {"uri": "file:///d/", "format": "parquet"}, "partitions": 2,
+       "additionalSources": [{"uri": "file:///e.parquet", "format": "parquet"}]},
+      "spec.additionalSources are not read"),
+     ({"source": {"uri": "file:///d/", "format": "parquet"}, "parallelism": 2},
+      "spec.parallelism needs spec.partitions")],
+)  # fmt: skip
+def test_a_partitioned_dataset_the_operator_cannot_run_is_refused_at_the_door(
+    objects: Objects, spec: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(kubernetes.client.ApiException) as caught:
+        objects.create({"apiVersion": "mlops.dev/v1alpha1", "kind": "Dataset",
+                        "metadata": {"name": "refused"}, "spec": spec})  # fmt: skip
+    assert caught.value.status == 422 and words in caught.value.body
+    assert "spec.partitions" in caught.value.body or "spec.parallelism" in caught.value.body
