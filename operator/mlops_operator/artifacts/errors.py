@@ -27,3 +27,10 @@ class StoreUnavailable(ArtifactError):
 
 class ReadOnlySource(ArtifactError):
     reason = "ReadOnlySource"
+
+
+class ArtifactCorrupt(ArtifactError, ValueError):
+    """A file that exists but cannot be parsed (a truncated write, not Parquet); a ValueError
+    too, so whoever handled the parser's error handles it the same."""
+
+    reason = "ArtifactCorrupt"

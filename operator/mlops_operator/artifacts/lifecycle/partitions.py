@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from .. import paths
-from ..errors import ArtifactMissing
+from ..errors import ArtifactCorrupt, ArtifactMissing
 from ..store import FileInfo, Store
 
 if TYPE_CHECKING:
@@ -120,7 +120,10 @@ class Tables:
                 data = self.store.read_bytes(uri)
             except FileNotFoundError as err:
                 raise ArtifactMissing(f"artifact {uri} does not exist") from err
-            self._cache[uri] = pq.read_table(io.BytesIO(data))
+            try:
+                self._cache[uri] = pq.read_table(io.BytesIO(data))
+            except (ValueError, OSError) as err:  # name the file: it is what has to go
+                raise ArtifactCorrupt(f"{uri}: {err}") from err
         return self._cache[uri]
 
     def piece(self, piece: Piece) -> pa.Table:
