@@ -126,7 +126,7 @@ def _example(kind: Kind) -> Manifest:
     return next(m for m in VALID if m.kind == kind.kind)
 
 
-def test_kubectl_get_mlops_lists_all_five_kinds(
+def test_kubectl_get_mlops_lists_every_kind(
     control_plane: ControlPlane, objects: Objects, namespace: str, tmp_path: Path
 ) -> None:
     for kind in KINDS:
