@@ -314,3 +314,19 @@ def test_overconfident_probabilities_are_calibrated_on_the_labeled_rows(store) -
     assert not raw.estimate_calibrated and fitted.estimate_calibrated
     assert abs(raw.estimated["accuracy"] - want) > 0.05
     assert abs(fitted.estimated["accuracy"] - want) < 0.03
+
+
+def test_with_every_prediction_labeled_the_estimate_stays_label_free(store) -> None:
+    """Calibrating on the very labels the realized value comes from would only repeat it:
+    with nothing waiting for a label, the estimate is the served probabilities' own."""
+    rng = np.random.default_rng(9)
+    frame, y = predictions(rng, 2000, 0, T0)
+    sharp = frame[probability_column(1)].to_numpy() ** 4
+    sharp = sharp / (sharp + frame[probability_column(0)].to_numpy() ** 4)
+    frame[probability_column(1)], frame[probability_column(0)] = sharp, 1 - sharp
+    write_samples(store, frame, T0)
+    write_labels(store, list(zip(frame[ID], y.tolist(), strict=True)), T0)
+    raw = run_performance_check(store, plan(store, min_labeled=1))
+    assert raw.labeled == 2000 and not raw.estimate_calibrated
+    realized = raw.realized["accuracy"]
+    assert abs(raw.estimated["accuracy"] - realized) > 0.05  # overconfident, and it shows

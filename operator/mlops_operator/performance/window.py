@@ -79,15 +79,24 @@ def run_performance_check(store: Store, plan: PerformancePlan) -> PerformanceOut
         found = model_classes(deduped, kind)
         if found is not None:
             classes, proba = found
-            labeled = model_classes(joined.frame, kind) if len(joined.frame) else None
-            if labeled is not None and labeled[0] == classes:
-                y = joined.frame[LABEL].to_numpy()
-                fitted = calibrate(
-                    proba, labeled[1], y.astype(str) if kind == "str" else y, classes
-                )
-                calibrated, proba = fitted is not proba, fitted
             predicted = deduped[PREDICTION].astype(str) if kind == "str" else deduped[PREDICTION]
-            estimated = cbpe(proba, classes, predicted.to_numpy())
+            predicted = predicted.to_numpy()
+            # What the estimate is for: the predictions still waiting for their labels,
+            # with the probabilities calibrated on the labeled ones (as NannyML calibrates on
+            # its reference period). When every prediction is labeled, the served
+            # probabilities as they are: calibrating on the same labels the realized value
+            # comes from would only repeat it, and the raw estimate beside the realized one
+            # shows what the labels add (concept drift).
+            waiting = ~deduped[ID].isin(joined.frame[ID]).to_numpy()
+            labeled = model_classes(joined.frame, kind) if len(joined.frame) else None
+            if waiting.any() and labeled is not None and labeled[0] == classes:
+                y = joined.frame[LABEL].to_numpy()
+                part = proba[waiting]
+                fitted = calibrate(part, labeled[1], y.astype(str) if kind == "str" else y, classes)
+                calibrated = fitted is not part
+                estimated = cbpe(fitted, classes, predicted[waiting])
+            else:
+                estimated = cbpe(proba, classes, predicted)
 
     drift = None
     if plan.reference_uri and plan.target and len(samples):
