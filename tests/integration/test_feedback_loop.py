@@ -167,7 +167,7 @@ def test_degraded_performance_retrains_once_on_the_labeled_production_rows(
         assert next(iter(realized.values())) == pytest.approx(expected, abs=1e-6)
         for query in (
             f"mlops_model_performance{{{selector}}}",
-            f"mlops_model_performance_estimated{{{selector},metric=\"accuracy\"}}",
+            f'mlops_model_performance_estimated{{{selector},metric="accuracy"}}',
             f"mlops_labeled_predictions{{{selector}}}",
         ):
             report(f"PromQL {query}", json.dumps(prometheus.query(query), indent=1))

@@ -208,7 +208,9 @@ def test_labels_join_the_sampled_predictions_by_id(tmp_path: Path) -> None:
         ids = client.post("/v1/models/iris:predict", json={"instances": rows}).json()["ids"]
         feedback = {"labels": [{"id": i, "label": t} for i, t in zip(ids, truth, strict=True)]}
         assert client.post(URL, json=feedback).json() == {"accepted": 3}
-    predictions = pa.concat_tables([pq.read_table(f) for f in samples.glob("dt=*/hour=*/*.parquet")])
+    predictions = pa.concat_tables(
+        [pq.read_table(f) for f in samples.glob("dt=*/hour=*/*.parquet")]
+    )
     joined = predictions.join(_labels(labels), records.ID).sort_by(records.ID).to_pylist()
     assert [r[records.ID] for r in joined] == sorted(ids)
     for row in joined:

@@ -32,7 +32,8 @@ def test_sampling_writes_parquet_batches_with_feature_columns(tmp_path: Path) ->
         for start in range(0, 60, 10):
             assert _predict(client, rows[start : start + 10]).status_code == 200
         deadline = time.monotonic() + 5
-        while not list(sink.glob("dt=*/hour=*/*.parquet")):  # a full batch is written without waiting
+        # a full batch is written without waiting
+        while not list(sink.glob("dt=*/hour=*/*.parquet")):
             assert time.monotonic() < deadline, "no sample file after a full batch"
             time.sleep(0.05)
         for start in range(60, 120, 10):
