@@ -12,6 +12,7 @@ import os
 import subprocess
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,66 @@ def drop_finalizers(kubeconfig: Path) -> None:
             )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Release:
+    """A released version rebuilt from its git tag: its chart as it was, its image on the node."""
+
+    tag: str
+    version: str
+    chart: Path
+
+    @property
+    def image(self) -> str:
+        return f"mlops-operator:{self.version}"
+
+
+def build_release(tag: str = "previous") -> Release:
+    """`hack/build-release.sh <tag>`: the chart from the tag's tree and, unless
+    MLOPS_IMAGE_BUILD=0, its image built by that tree's own build script (imported into the
+    local cluster's containerd). `previous`: the newest release tag before this version."""
+    out = ROOT / ".tmp" / "releases"
+    env = dict(os.environ)
+    if os.environ.get("MLOPS_IMAGE_BUILD", "1") == "0":
+        env["SKIP_IMAGE"] = "1"
+    done = subprocess.run(
+        ["bash", "hack/build-release.sh", tag, str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    tree = Path(done.stdout.strip().splitlines()[-1])
+    tree = tree if tree.is_absolute() else ROOT / tree
+    chart = tree / "charts" / "mlops-operator"
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    assert meta["version"] == meta["appVersion"], meta
+    return Release(tag=tree.name, version=str(meta["version"]), chart=chart)
+
+
+def remove_node_image(image: str) -> None:
+    """Remove `image` from the local cluster's containerd (buildah's copy and the archive
+    cache stay, so the next build only imports it again)."""
+    run_dir = Path(os.environ.get("MLOPS_CLUSTER_RUN", "/run/mlops-cluster"))
+    socket = run_dir / "containerd.sock"
+    if not socket.exists():
+        return
+    subprocess.run(
+        ["ctr", "--address", str(socket), "-n", "k8s.io", "images", "rm",
+         f"docker.io/library/{image}", f"localhost/{image}"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 def install(
-    kubeconfig: Path, release: str, namespace: str, values: dict[str, Any] | None = None
+    kubeconfig: Path,
+    release: str,
+    namespace: str,
+    values: dict[str, Any] | None = None,
+    chart: Path = CHART,
+    version: str = VERSION,
 ) -> None:
     """The chart into a fresh namespace that enforces Pod Security `restricted`."""
     manifest = {
@@ -139,11 +198,18 @@ def install(
     }
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(manifest))
     # Helm installs crds/ only once per cluster; a changed CRD must be applied.
+    apply_crds(kubeconfig, chart)
+    upgrade(
+        kubeconfig, release, namespace, values or {}, install=True, chart=chart, version=version
+    )
+
+
+def apply_crds(kubeconfig: Path, chart: Path = CHART) -> None:
+    """The chart's CRDs, server-side (Helm installs crds/ once and never upgrades them)."""
     kubectl(
-        kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"),
+        kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(chart / "crds"),
     )  # fmt: skip
     kubectl(kubeconfig, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    upgrade(kubeconfig, release, namespace, values or {}, install=True)
 
 
 def upgrade(
@@ -152,9 +218,11 @@ def upgrade(
     namespace: str,
     values: dict[str, Any],
     install: bool = False,
+    chart: Path = CHART,
+    version: str = VERSION,
 ) -> None:
-    settings = {"image": {"repository": "mlops-operator", "tag": VERSION}, **values}
-    command = ["upgrade", release, str(CHART), "-n", namespace, "-f", "-", "--wait"]
+    settings = {"image": {"repository": "mlops-operator", "tag": version}, **values}
+    command = ["upgrade", release, str(chart), "-n", namespace, "-f", "-", "--wait"]
     if install:
         command.append("--install")
     helm(kubeconfig, *command, "--timeout", "5m", stdin=json.dumps(settings), timeout=360)
