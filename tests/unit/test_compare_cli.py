@@ -298,3 +298,36 @@ def test_bad_inputs_give_a_clear_error_result(
     args = classify(champion, challenger, one_class, "--metric", "roc_auc")
     reason, text = error(*args)
     assert reason == "EvaluationError" and "roc_auc of champion" in text
+
+
+def test_a_partitioned_snapshot_is_read_through_its_manifest(
+    tmp_path: Path, store_root: Store
+) -> None:
+    """The operator names a version's data.parquet; a partitioned version has a manifest and
+    parts instead, and the comparison scores the same rows either way."""
+    from mlops_operator.artifacts.snapshots import manifest_bytes
+
+    frame = iris()
+    champion = Model(store_root, "iris", "LogisticRegression", frame, "target")
+    challenger = Model(store_root, "iris", "KNeighborsClassifier", frame, "target")
+    whole = tmp_path / "whole" / "data.parquet"
+    whole.parent.mkdir()
+    frame.to_parquet(whole)
+    version = tmp_path / "parted"
+    (version / "parts").mkdir(parents=True)
+    parts = []
+    for i, chunk in enumerate((frame.iloc[:70], frame.iloc[70:])):
+        path = version / "parts" / f"part-{i}.parquet"
+        chunk.to_parquet(path)
+        parts.append({"file": f"parts/part-{i}.parquet",
+                      "sha256": sha256_hex(path.read_bytes()), "rows": len(chunk)})  # fmt: skip
+    (version / "manifest.json").write_bytes(manifest_bytes([], parts))
+    split = ["--holdout-of-snapshot", "--metric", "accuracy"]
+    code_whole, msg_whole = run(tmp_path, *classify(champion, challenger, whole, *split))
+    code_parted, msg_parted = run(
+        tmp_path, *classify(champion, challenger, version / "data.parquet", *split)
+    )
+    assert code_whole == code_parted == 0, (msg_whole, msg_parted)
+    assert msg_parted["rows"] == msg_whole["rows"]
+    assert msg_parted["champion"]["value"] == msg_whole["champion"]["value"]
+    assert msg_parted["challenger"]["value"] == msg_whole["challenger"]["value"]

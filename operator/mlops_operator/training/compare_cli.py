@@ -19,7 +19,6 @@ Exit 0 with {"ok": true, "metric", "greaterIsBetter", "champion": {name, value, 
 
 from __future__ import annotations
 
-import io
 import re
 import sys
 import traceback
@@ -45,6 +44,9 @@ KFOLD_HOLDOUT = 0.2
 # Both models loaded and fed, but the metric could not be computed (e.g. roc_auc without
 # probabilities, or on one class).
 EVALUATION_ERROR = "EvaluationError"
+
+SNAPSHOT_FILE = "data.parquet"
+MANIFEST_FILE = "manifest.json"
 
 _CANDIDATE = re.compile(r"^(?P<name>[^=]+)=(?P<uri>.+)@(?P<sha>[a-f0-9]{64})$")
 
@@ -174,9 +176,19 @@ def parse_split(raw: str | None) -> Split:
 
 
 def read_rows(store: Store, uri: str, sha256: str | None) -> pd.DataFrame:
-    data = store.read_verified(uri, sha256) if sha256 else store.read_bytes(uri)
+    """The rows of a Parquet file or of a Dataset snapshot in either layout: the operator
+    names a version's `data.parquet`, which a partitioned version has as `manifest.json`
+    and its parts instead."""
+    from ..artifacts.snapshots import read_snapshot
+
+    if uri.endswith(f"/{SNAPSHOT_FILE}") and not store.exists(uri):
+        manifest = f"{uri.removesuffix(SNAPSHOT_FILE)}{MANIFEST_FILE}"
+        if store.exists(manifest):
+            uri, sha256 = manifest, None  # each part is checked against the manifest's sha256
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        return read_snapshot(store, uri, sha256).to_pandas()
+    except ArtifactError:
+        raise
     except Exception as err:  # pyarrow raises assorted errors on a file that is not Parquet
         raise InvalidInput(f"--data {uri} is not a Parquet file: {err}") from err
 
