@@ -462,9 +462,11 @@ def test_operator_env_is_what_config_reads() -> None:
         k for k in _env(_container(helm_template(VALUE_SETS["s3"]))) if k.startswith("MLOPS_")
     }
     assert pvc_env <= read and (s3_env - {"MLOPS_S3_ENDPOINT"}) <= read
-    assert read - {"MLOPS_S3_SECRET"} <= pvc_env, read - pvc_env
+    optional = {"MLOPS_MLFLOW_TRACKING_URI"}  # set only when operator.mlflowTrackingUri is
+    assert read - {"MLOPS_S3_SECRET"} - optional <= pvc_env, read - pvc_env
     assert (
-        read - {"MLOPS_STORE_PVC", "MLOPS_STORE_MOUNT_PATH", "MLOPS_POD_SERVICE_ACCOUNT"} <= s3_env
+        read - {"MLOPS_STORE_PVC", "MLOPS_STORE_MOUNT_PATH", "MLOPS_POD_SERVICE_ACCOUNT"} - optional
+        <= s3_env
     )
 
 
