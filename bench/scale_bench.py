@@ -303,7 +303,7 @@ def manifest(kind: str, name: str, spec: Any, labels: Any = None) -> dict[str, A
 def floor_children(name: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A minimal Job, Deployment and Service: the children's shape without the operator."""
     labels = {FLOOR_LABEL: name}
-    container = {"name": "main", "image": "mlops-operator:0.1.0", "args": ["profile"]}
+    container = {"name": "main", "image": "mlops-operator:0.2.0", "args": ["profile"]}
     pod = {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
     job_pod = {**pod, "spec": {**pod["spec"], "restartPolicy": "Never"}}
     job = {"backoffLimit": 0, "template": job_pod}
