@@ -86,10 +86,24 @@ class SearchLineage(ApiModel):
     report_uri: str | None = None
 
 
+class MlflowLineage(ApiModel):
+    """The MLflow registered model version this ModelVersion is (created by the training pod
+    when a tracking server is configured)."""
+
+    registered_model: str = Field(min_length=1, max_length=512)
+    version: str = Field(min_length=1, max_length=64)
+    run_id: str | None = Field(default=None, max_length=64)
+
+
 class Lineage(ApiModel):
     training_job: str | None = None
     dataset: DatasetLineage | None = None
     image: str | None = None
+    image_digest: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]+:[0-9a-f]{32,}$",
+        description="The digest of the image that trained, from the finished pod's status.",
+    )
     profile_uri: str | None = Field(
         default=None, description="Reference profile of the training data, used by drift checks."
     )
@@ -99,6 +113,9 @@ class Lineage(ApiModel):
         default=None, description="The hyperparameter search this version won."
     )
     run_uri: str | None = Field(default=None, description="The training run's record.")
+    mlflow: MlflowLineage | None = Field(
+        default=None, description="The MLflow registered model version of this ModelVersion."
+    )
 
 
 class ModelVersionSpec(ApiModel):

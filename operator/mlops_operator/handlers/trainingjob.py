@@ -9,11 +9,12 @@ import sys
 from typing import Any
 
 from .. import API_VERSION, kube
-from ..api.kinds import DATASET, JOB, MODEL_VERSION, TRAINING_JOB
+from ..api.kinds import DATASET, JOB, MODEL_VERSION, POD, TRAINING_JOB
 from ..config import OperatorConfig
 from ..metrics import TRAINING_FAILURES
 from ..reconcile import trainingjob as decide
-from ..reconcile.jobs import job_outcome
+from ..reconcile.custom_trainer import trainer_container
+from ..reconcile.jobs import image_digest, job_outcome
 from ..reconcile.search import decide as search
 from ..reconcile.search import trials as trial_set
 from .common import carry_out
@@ -43,17 +44,29 @@ async def observe(plain: dict[str, Any]) -> decide.TrainingWorld:
         return decide.TrainingWorld(dataset)
     if plain["spec"].get("search"):
         world = await observe_search(plain)
-        versions = []
-        if search.counts(plain, world).done:
+        versions, digest = [], None
+        best = search.best_job(plain, world)
+        if best is not None:
             versions = await kube.list_objects(API_VERSION, MODEL_VERSION.kind, namespace)
-        return decide.TrainingWorld(dataset, model_versions=versions, search=world)
+            digest = await trained_with(plain, best)
+        return decide.TrainingWorld(
+            dataset, model_versions=versions, search=world, image_digest=digest
+        )
     outcome = await job_state(namespace, decide.train_job_name(plain))
-    result, versions = None, []
+    result, versions, digest = None, [], None
     if outcome.state in ("Succeeded", "Failed"):
         result = await read_result(decide.result_uri(CONFIG, plain))
     if outcome.state == "Succeeded":
         versions = await kube.list_objects(API_VERSION, MODEL_VERSION.kind, namespace)
-    return decide.TrainingWorld(dataset, outcome, result, versions)
+        digest = await trained_with(plain, decide.train_job_name(plain))
+    return decide.TrainingWorld(dataset, outcome, result, versions, image_digest=digest)
+
+
+async def trained_with(plain: dict[str, Any], job_name: str) -> str | None:
+    """The image digest the finished Job's pod ran (read only while registering: the
+    TrainingJob is `finished` afterwards and its pods are not read again)."""
+    job_pods = await kube.list_fresh(*POD, plain["metadata"]["namespace"], f"job-name={job_name}")
+    return image_digest(job_pods, trainer_container(plain["spec"]))
 
 
 async def reconcile(plain: dict[str, Any]) -> float | None:

@@ -18,6 +18,7 @@ from typing import Any, Final
 from ..api.trainingjob import TrainingJobSpec
 from ..config import OperatorConfig
 from . import pods
+from .jobs import MAIN_CONTAINER
 
 # The contract's environment (docs/experiments.md). JSON where a value is structured.
 ENV_DATASET_URI: Final = "MLOPS_DATASET_URI"  # the Parquet snapshot
@@ -125,6 +126,11 @@ def trainer_image(job: dict[str, Any]) -> str:
         if container.get("name") == TRAINER_CONTAINER:
             return str(container["image"])
     return str(pod["containers"][0]["image"])
+
+
+def trainer_container(spec: dict[str, Any]) -> str:
+    """The pod's container whose image trained: the user's (init) one, else the main one."""
+    return TRAINER_CONTAINER if spec.get("container") else MAIN_CONTAINER
 
 
 def _compact(value: Any) -> str:

@@ -4,6 +4,7 @@ and what an observed Job means."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -21,6 +22,9 @@ JOB_COMPLETE = "Complete"
 JOB_SUCCESS_CRITERIA_MET = "SuccessCriteriaMet"
 JOB_FAILED = "Failed"
 JOB_FAILURE_TARGET = "FailureTarget"
+# The main container of every Job the operator makes, and what an image digest looks like.
+MAIN_CONTAINER: Final = "main"
+DIGEST: Final = re.compile(r"^[a-z0-9]+:[0-9a-f]{32,}$")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def job_manifest(
 ) -> dict[str, Any]:
     pod_volumes, mounts = pods.volumes(config)
     container: dict[str, Any] = {
-        "name": "main",
+        "name": MAIN_CONTAINER,
         "image": settings.image,
         "imagePullPolicy": config.image_pull_policy,
         "args": settings.args,
@@ -241,6 +245,26 @@ def job_outcome(
     if status.get("active"):
         return JobOutcome(Phase.RUNNING, Phase.RUNNING, "", attempts, **times)
     return JobOutcome(Phase.PENDING, Phase.PENDING, "", attempts, **times)
+
+
+def image_digest(job_pods: list[dict[str, Any]], container: str) -> str | None:
+    """The digest of the image a succeeded pod's container ran (its status' `imageID`, as the
+    kubelet reports it: `registry/name@sha256:...`, `docker-pullable://...@sha256:...` or a bare
+    `sha256:...`); None when no succeeded pod reports one."""
+    newest = sorted(
+        job_pods, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or ""
+    )
+    for pod in reversed(newest):
+        pod_status = pod.get("status") or {}
+        if pod_status.get("phase") != Phase.SUCCEEDED:
+            continue
+        for status in [*(pod_status.get("initContainerStatuses") or []),
+                       *(pod_status.get("containerStatuses") or [])]:  # fmt: skip
+            if status.get("name") == container:
+                digest = str(status.get("imageID") or "").rpartition("@")[2]
+                if DIGEST.match(digest):
+                    return digest
+    return None
 
 
 def _pod_failure(job_pods: list[dict[str, Any]]) -> tuple[str, str]:

@@ -29,6 +29,8 @@ ACCEPTANCE_FAILED = "AcceptanceFailed"
 TRAINER_ERROR = "TrainerError"  # also reported by the training Job
 OOM_KILLED = "OOMKilled"  # the kubelet's reason for a Job's pod, passed on
 MODEL_REGISTERED = "ModelVersionRegistered"
+# The run could not be logged to / registered in the MLflow tracking server (training went on).
+TRACKING_FAILED = "TrackingFailed"
 # ... reported by a custom training container's collect step: what the trainer failed to leave
 MODEL_MISSING = "ModelMissing"
 SIGNATURE_INVALID = "SignatureInvalid"

@@ -43,6 +43,9 @@ class TrainingWorld:
     result: dict[str, Any] | None = None  # the Job's result file, once it finished
     model_versions: list[dict[str, Any]] = field(default_factory=list)  # of the namespace
     search: SearchWorld | None = None  # with spec.search: the trials
+    # The digest of the image that trained the run being registered (its finished pod's
+    # status), when the pod is still there to say.
+    image_digest: str | None = None
 
 
 def finished(body: dict[str, Any]) -> bool:
@@ -62,7 +65,10 @@ def decide(
     job = train_job(body, entry, config)
     decision = decide_job(body, entry, world.outcome, world.result, job)
     if not decision.done and world.outcome.state == Phase.SUCCEEDED and world.result:
-        register(decision, body, world.result, world.model_versions, trainer_image(job))
+        register(
+            decision, body, world.result, world.model_versions, trainer_image(job),
+            digest_lineage(world.image_digest),
+        )  # fmt: skip
     return decision
 
 
@@ -79,6 +85,7 @@ def _decide_search(
 
     def claim(decision: Decision, result: dict[str, Any], lineage: dict[str, Any]) -> None:
         image = trainer_image(build(0, {}, []))
+        lineage = {**lineage, **digest_lineage(world.image_digest)}
         register(decision, body, result, world.model_versions, image, lineage)
 
     decision = decide_search(body, world.search or SearchWorld(), build, claim)
@@ -106,7 +113,26 @@ def register(
     manifest = model_version_manifest(body, result, version, labels, image)
     manifest["spec"]["lineage"].update(lineage or {})
     decision.create.append(manifest)
+    if result.get("trackingError"):
+        decision.warn(
+            reasons.TRACKING_FAILED,
+            clip(f"MLflow tracking failed (the run is recorded in the store): "
+                 f"{result['trackingError']}"),
+        )  # fmt: skip
     decision.look_again_in(REGISTER_RETRY_SECONDS)
+
+
+def digest_lineage(digest: str | None) -> dict[str, Any]:
+    return {"imageDigest": digest} if digest else {}
+
+
+def mlflow_lineage(result: dict[str, Any]) -> dict[str, Any]:
+    """`{"mlflow": ...}` when the training pod registered its model in MLflow; {} otherwise."""
+    registered = result.get("mlflowModelVersion") or {}
+    if not registered.get("registeredModel") or not registered.get("version"):
+        return {}
+    keys = ("registeredModel", "version", "runId")
+    return {"mlflow": {k: str(registered[k]) for k in keys if registered.get(k)}}
 
 
 def train_job_name(body: dict[str, Any]) -> str:
@@ -353,6 +379,7 @@ def model_version_manifest(
                 "profileUri": result.get("profileUri"),
                 "target": spec.get("target"),
                 **production_window(body),
+                **mlflow_lineage(result),
             },
         },
     }

@@ -2,7 +2,14 @@
 MLflow when a tracking server is configured (MLFLOW_TRACKING_URI in the pod's environment).
 
 The record is the run's result.json: parameters, per-fold metrics with mean and standard
-deviation, the dataset version, the image, duration and outcome (accepted, rejected, pruned).
+deviation, the dataset version, the image reference, duration and outcome (accepted, rejected,
+pruned). The pod cannot know its image's digest; the operator reads it from the finished pod's
+status into the ModelVersion's lineage.
+
+An accepted run's model also becomes a version of the MLflow registered model
+`<namespace>.<model>` (MLflow names cannot hold '/'), its source the model in the store (or
+`runs:/<run>/model` for a file:// store the server cannot reach), tagged with its sha256; the
+record keeps `mlflowModelVersion` and the operator copies it into the ModelVersion's lineage.
 """
 
 from __future__ import annotations
@@ -100,17 +107,58 @@ class RunRecord:
         if not uri:
             return
         try:
-            result["mlflowRunId"] = log_to_mlflow(uri, result)
+            from mlflow.tracking import MlflowClient
+
+            client = MlflowClient(tracking_uri=uri)
+            result["mlflowRunId"] = log_to_mlflow(client, result)
+            if result.get("outcome") == "accepted" and result.get("artifact"):
+                result["mlflowModelVersion"] = register_in_mlflow(
+                    client, result, result["mlflowRunId"]
+                )
         except Exception as err:  # the run is recorded in the store whatever MLflow says
             log.warning("MLflow tracking failed: %s", err)
             result["trackingError"] = f"{type(err).__name__}: {err}"[:300]
 
 
-def log_to_mlflow(uri: str, result: dict[str, Any]) -> str:
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
+def registered_model_name(namespace: str, model: str) -> str:
+    return f"{namespace}.{model}"
 
-    client = MlflowClient(tracking_uri=uri)
+
+def model_source(artifact_uri: str, run_id: str) -> str:
+    """Where MLflow's model version points: the store's object, unless it is a local path
+    (a PVC the server cannot see and refuses as a source): then the run."""
+    return f"runs:/{run_id}/model" if artifact_uri.startswith("file:") else artifact_uri
+
+
+def register_in_mlflow(client: Any, result: dict[str, Any], run_id: str) -> dict[str, str]:
+    """A new version of the registered model `<namespace>.<model>` from this run."""
+    from mlflow.exceptions import MlflowException
+
+    job = result.get("trainingJob") or {}
+    name = registered_model_name(str(job.get("namespace")), str(result.get("model")))
+    try:
+        client.create_registered_model(name, tags={f"{TAG_PREFIX}model": str(result["model"])})
+    except MlflowException as err:
+        if getattr(err, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+    artifact = result["artifact"]
+    tags = {
+        f"{TAG_PREFIX}artifact-uri": str(artifact["uri"]),
+        f"{TAG_PREFIX}artifact-sha256": str(artifact["sha256"]),
+        f"{TAG_PREFIX}trainingjob": str(job.get("name")),
+        f"{TAG_PREFIX}namespace": str(job.get("namespace")),
+    }
+    if result.get("trial") is not None:
+        tags[f"{TAG_PREFIX}trial"] = str(result["trial"])
+    version = client.create_model_version(
+        name, model_source(str(artifact["uri"]), run_id), run_id=run_id, tags=tags
+    )
+    return {"registeredModel": name, "version": str(version.version), "runId": run_id}
+
+
+def log_to_mlflow(client: Any, result: dict[str, Any]) -> str:
+    from mlflow.entities import Metric, Param, RunTag
+
     job = result.get("trainingJob") or {}
     experiment_name = f"{job.get('namespace')}/{job.get('name')}"
     experiment = client.get_experiment_by_name(experiment_name)

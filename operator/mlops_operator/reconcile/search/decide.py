@@ -46,6 +46,15 @@ def counts(body: dict[str, Any], world: SearchWorld) -> tr.Tally:
     return tr.tally(world.trials, budget(search), world.created)
 
 
+def best_job(body: dict[str, Any], world: SearchWorld) -> str | None:
+    """The Job of the best trial that passed acceptance (whose pod's image digest the
+    ModelVersion records), once every trial has finished."""
+    if not counts(body, world).done:
+        return None
+    best = tr.best_passing(world.trials, _search(body).objective.effective_direction())
+    return best.job_name if best else None
+
+
 def to_start(body: dict[str, Any], world: SearchWorld) -> list[int]:
     """Trial numbers to start now (the handler asks the sampler for exactly these)."""
     return tr.wanted(_search(body), counts(body, world))
