@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -23,6 +24,8 @@ from mlops_operator.cli import main as cli
 from mlops_operator.handlers import trainingjob as handler
 
 pytestmark = pytest.mark.integration
+DIGEST = "sha256:" + "5e" * 32
+IMAGE_ID = f"registry.example/mlops-operator@{DIGEST}"
 
 
 def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def test_search_trials_are_logged_to_a_real_mlflow_server(
                     env = {e.name: e.value for e in job.spec.template.spec.containers[0].env}
                     assert env["MLFLOW_TRACKING_URI"] == url
                     run_as_pod(job, tmp_path)
-                    finish_pod(kube_api, namespace, job.metadata.name)
+                    finish_pod(kube_api, namespace, job.metadata.name, image_id=IMAGE_ID)
                     done.add(job.metadata.name)
             wait_for(lambda: ready(objects, "TrainingJob", "tracked"), 120, what="search Ready")
 
@@ -94,6 +97,29 @@ def test_search_trials_are_logged_to_a_real_mlflow_server(
             f"{url}/api/2.0/mlflow/runs/search",
             {"experiment_ids": [experiment_id], "max_results": 50},
         )["runs"]
+        mv = objects.get("ModelVersion", status["modelVersion"])
+        registered = mv["spec"]["lineage"]["mlflow"]
+        with urllib.request.urlopen(
+            f"{url}/api/2.0/mlflow/model-versions/get?name={registered['registeredModel']}"
+            f"&version={registered['version']}",
+            timeout=10,
+        ) as answer:
+            mlflow_version = json.loads(answer.read())["model_version"]
+        query = urllib.parse.urlencode({"filter": f"name='{namespace}.{mv['spec']['model']}'"})
+        with urllib.request.urlopen(
+            f"{url}/api/2.0/mlflow/model-versions/search?{query}", timeout=10
+        ) as answer:
+            versions = json.loads(answer.read()).get("model_versions", [])
+
+    # The ModelVersion is the registered model's version made by its trial's run.
+    assert mv["spec"]["lineage"]["imageDigest"] == DIGEST
+    assert registered["registeredModel"] == f"{namespace}.{mv['spec']['model']}"
+    version_tags = {t["key"]: t["value"] for t in mlflow_version.get("tags", [])}
+    assert mlflow_version["run_id"] == registered["runId"]
+    assert version_tags["mlops.dev/artifact-sha256"] == mv["spec"]["artifact"]["sha256"]
+    assert version_tags["mlops.dev/trial"] == str(mv["spec"]["lineage"]["search"]["trial"])
+    # Each accepted trial's model is a version; the ModelVersion names the best one's.
+    assert registered["version"] in {v["version"] for v in versions}
 
     print("\nMLflow runs of", f"{namespace}/tracked:")
     for run in sorted(runs, key=lambda r: r["info"]["run_name"]):

@@ -31,8 +31,10 @@ def finish_pod(
     exit_code: int = 0,
     reason: str = "Completed",
     message: str = "",
+    image_id: str = "",
 ) -> str:
-    """Report the Job's newest running pod as terminated, the way a kubelet does."""
+    """Report the Job's newest running pod as terminated, the way a kubelet does (with the
+    image's `imageID` when given)."""
     core = kubernetes.client.CoreV1Api(api)
     pods = wait_for(
         lambda: [p for p in job_pods(api, namespace, job) if p.status.phase in (None, "Pending")],
@@ -49,7 +51,7 @@ def finish_pod(
             {
                 "name": "main",
                 "image": pod.spec.containers[0].image,
-                "imageID": "",
+                "imageID": image_id,
                 "ready": False,
                 "restartCount": 0,
                 "state": {
