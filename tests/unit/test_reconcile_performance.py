@@ -335,3 +335,16 @@ def test_a_degraded_model_within_the_cooldown_is_not_retrained_again() -> None:
     cond = next(c for c in decision.conditions if c.type == "PerformanceDegraded")
     assert "no retrain: cooling down until" in cond.message
     assert decision.requeue_after == 300  # the next check, before the cooldown ends
+
+
+def test_nothing_of_the_last_verdict_survives_a_check_without_one() -> None:
+    """The status is merge-patched: a realized value (and metrics) the new check does not
+    have are written as null, so `kubectl get dm` never shows the last check's value."""
+    last = {"version": "iris-v1", "metric": "accuracy", "realized": 0.33, "labeled": 400,
+            "realizedMetrics": {"accuracy": 0.33, "f1": 0.3}}  # fmt: skip
+    decision = dm.decide(
+        body({"performance": last}), observed(outcome(None, labeled=10)), NOW, ROOT
+    )
+    status = decision.status["performance"]
+    assert status["realized"] is None and status["labeled"] == 10
+    assert status["realizedMetrics"] == {"accuracy": None, "f1": None}

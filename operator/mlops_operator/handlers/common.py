@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import kube
 from ..api.kinds import Kind
-from ..reconcile.conditions import replacing, with_conditions, without_nones
+from ..reconcile.conditions import with_conditions
 from ..reconcile.decision import Decision
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,7 @@ async def write_status(kind: Kind, body: dict[str, Any], decision: Decision) -> 
     patch = with_conditions(
         decision.status, old_status, decision.conditions, meta.get("generation"), now()
     )
-    # Whole objects, as the API server keeps them, and written so that nothing of an older
-    # one survives in them (a merge patch would keep its other keys).
-    wanted = {k: without_nones(v) if isinstance(v, dict) else v for k, v in patch.items()}
-    changed = {
-        k: replacing(old_status.get(k), v) for k, v in wanted.items() if old_status.get(k) != v
-    }
+    changed = {k: v for k, v in patch.items() if old_status.get(k) != v}
     if changed:
         written = await kube.patch_status(
             body["apiVersion"], kind.kind, meta["namespace"], meta["name"], changed

@@ -20,7 +20,7 @@ from ...performance.plan import (
     WindowTarget,
 )
 from .. import reasons
-from ..conditions import Cond, clip, is_true
+from ..conditions import Cond, clip, is_true, replacing, without_nones
 from ..decision import Decision
 from .observed import Observed, serving_version, spec_of
 from .resolve import training_profile
@@ -133,7 +133,7 @@ def decide_performance(
     estimated = outcome.estimated.get(metric)
     drift = outcome.prediction_drift
     written = outcome.window
-    decision.status["performance"] = PerformanceStatus(
+    new = PerformanceStatus(
         version=plan.version,
         metric=metric,
         realized=_round(realized),
@@ -162,6 +162,10 @@ def decide_performance(
             else None
         ),
     ).wire()
+    # The whole object: a merge patch would keep what the last check found and this one
+    # did not (a realized value, a metric), so those keys are written as null.
+    old = (body.get("status") or {}).get("performance")
+    decision.status["performance"] = replacing(old, without_nones(new))
     was = is_true((body.get("status") or {}).get("conditions"), PERFORMANCE_DEGRADED)
     if outcome.failure is not None:
         reason = FAILURE_REASONS[outcome.failure]

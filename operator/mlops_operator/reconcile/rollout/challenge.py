@@ -22,7 +22,7 @@ from ...api.modelversion import CLASSIFICATION, ModelVersionSpec
 from ...api.phases import Phase
 from ...artifacts import paths
 from .. import jobs, reasons
-from ..conditions import Cond, clip, rfc3339
+from ..conditions import Cond, clip, replacing, rfc3339, without_nones
 from ..decision import ObjectKey
 from ..jobs import job_outcome
 from ..names import child_name
@@ -193,7 +193,10 @@ def _challenge(
     }
     if data.get("uri") and data.get("kind") in (PRODUCTION_HOLDOUT, DATASET_HOLDOUT):
         record["data"] = {"uri": data["uri"], "kind": data["kind"], "rows": values.get("rows")}
-    r.status["challenge"] = record
+    # The whole record: nothing of the last comparison's (its data, its values) may survive
+    # the merge patch.
+    old = r.old.challenge.wire() if r.old.challenge else None
+    r.status["challenge"] = replacing(old, without_nones(record))
     if verdict != "Comparing":
         r.plan.version_status = (
             challenger.name,
