@@ -14,7 +14,7 @@ from typing import Any
 import kubernetes
 import pytest
 from tests.integration.operator import running_operator
-from tests.integration.test_search import SEARCH, searching, trial_jobs, unfinished
+from tests.integration.test_search_restart import SEARCH, searching, trial_jobs, unfinished
 from tests.integration.test_training_flow import ready, ready_iris
 from tests.support.cluster import Objects, wait_for
 from tests.support.kubelet import finish_pod
