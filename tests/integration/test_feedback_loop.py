@@ -312,7 +312,12 @@ def test_a_challenger_rolls_out_only_when_it_beats_the_champion(
         assert status["challenge"]["verdict"] == "Lost"
         assert status["challenge"]["challenger"]["value"] < status["challenge"]["champion"]["value"]
         assert status["servingVersion"] == v2
-        mv3 = objects.get("ModelVersion", v3)["status"]["challenge"]
+        # the verdict reaches the challenger's own status right after the deployment's
+        mv3 = wait_for(
+            lambda: (objects.get("ModelVersion", v3).get("status") or {}).get("challenge"),
+            30,
+            what=f"the verdict on {v3}'s own status",
+        )
         assert (mv3["verdict"], mv3["champion"]) == ("Lost", v2)
         events = kubernetes.client.CoreV1Api(kube_api).list_namespaced_event(
             namespace, field_selector="involvedObject.name=iris,involvedObject.kind=ModelDeployment"
