@@ -23,6 +23,9 @@ import pytest
 import yaml
 from tests.support.local_cluster import unavailable
 
+from mlops_operator import GROUP
+from mlops_operator.api.kinds import KINDS
+
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 IMAGE = f"mlops-operator:{VERSION}"
@@ -113,9 +116,9 @@ def test_processes_run_as_uid_10001_and_cannot_change_the_venv(container: str) -
 def test_entrypoint_lists_the_sub_commands_and_prints_the_crds(container: str) -> None:
     usage = run(container, "mlops-operator", "--help")
     assert usage.returncode == 0, usage.stderr
-    for command in ("run", "crds", "profile", "train", "serve"):
+    for command in ("run", "crds", "profile", "train", "serve", "compare", "predict"):
         assert command in usage.stdout
-    for command in ("train", "profile", "serve"):
+    for command in ("train", "profile", "serve", "compare", "predict"):
         sub = run(container, "mlops-operator", command, "--help")
         assert sub.returncode == 0 and "usage: mlops-operator" in sub.stdout, sub.stderr
     crds = run(container, "mlops-operator", "crds")
@@ -124,7 +127,7 @@ def test_entrypoint_lists_the_sub_commands_and_prints_the_crds(container: str) -
     checked_in = {
         yaml.safe_load(p.read_text())["metadata"]["name"] for p in (ROOT / "crds").glob("*.yaml")
     }
-    assert names == checked_in and len(names) == 5
+    assert names == checked_in == {f"{k.plural}.{GROUP}" for k in KINDS}
 
 
 def test_holds_no_build_tools_installers_or_caches(container: str) -> None:
