@@ -9,6 +9,7 @@ import copy
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import pytest
@@ -28,6 +29,38 @@ def after_rollback(load: Load, answered: int, more: int = 100) -> None:
         interval=0.5,
         what=f"{more} requests after the rollback",
     )
+
+
+def servers_settled(pipeline: Pipeline) -> None:
+    """The stable model servers all run the current template and none is still terminating,
+    so a test's traffic starts on a steady deployment (a restart's drain is not its subject)."""
+    apps = kubernetes.client.AppsV1Api(pipeline.api)
+
+    def settled() -> bool:
+        deployment = apps.read_namespaced_deployment("iris", NAMESPACE)
+        pods = pipeline.core.list_namespaced_pod(
+            NAMESPACE, label_selector="mlops.dev/modeldeployment=iris"
+        ).items
+        stable = [p for p in pods if not p.metadata.name.startswith("iris-canary")]
+        return (
+            deployment.status.observed_generation == deployment.metadata.generation
+            and deployment.status.updated_replicas == deployment.spec.replicas
+            and deployment.status.ready_replicas == deployment.spec.replicas
+            and len(stable) == deployment.spec.replicas
+            and not any(p.metadata.deletion_timestamp for p in stable)
+        )
+
+    wait_for(settled, timeout=180, interval=1, what="the model servers settled")
+
+
+def withdraw(pipeline: Pipeline, version: str) -> None:
+    """Deletes a version that failed its rollout; the deployment is steady on iris-v2 again."""
+    try:
+        pipeline.objects.delete("ModelVersion", version)
+    except kubernetes.client.ApiException as error:
+        if error.status != 404:
+            raise
+    pipeline.wait_status("ModelDeployment", "iris", 120, "Healthy", phase="Healthy")
 
 
 def store_path(pipeline: Pipeline) -> Path:
@@ -56,6 +89,7 @@ def test_a_version_the_kubelet_keeps_killing_is_rolled_back_on_its_crash_loop(
     pipeline.wait_status(
         "ModelDeployment", "iris", 180, "observed", observedGeneration=generation, phase="Healthy"
     )
+    servers_settled(pipeline)  # the new resources restarted them
     good = objects.get("ModelVersion", "iris-v2")["spec"]
     prefix, relative = good["artifact"]["uri"].split("/models/", 1)
     volume = store_path(pipeline)
@@ -66,6 +100,14 @@ def test_a_version_the_kubelet_keeps_killing_is_rolled_back_on_its_crash_loop(
     crashing["version"] = 3
     crashing["artifact"] = {**good["artifact"], "uri": uri, "sha256": sha256}
 
+    try:
+        crash_loop_rolled_back(pipeline, crashing, deadline)
+    finally:
+        withdraw(pipeline, "iris-v3")
+
+
+def crash_loop_rolled_back(pipeline: Pipeline, crashing: dict[str, Any], deadline: int) -> None:
+    objects = pipeline.objects
     selector = "mlops.dev/model-version=iris-v3"
     with (
         ContainerExits(pipeline.core, NAMESPACE, selector) as exits,
@@ -107,10 +149,6 @@ def test_a_version_the_kubelet_keeps_killing_is_rolled_back_on_its_crash_loop(
         e.message for e in events
     ]
 
-    # The version is withdrawn: the deployment is steady on iris-v2 again.
-    objects.delete("ModelVersion", "iris-v3")
-    pipeline.wait_status("ModelDeployment", "iris", 120, "Healthy", phase="Healthy")
-
 
 def test_broken_version_is_rolled_back_without_failed_requests(pipeline: Pipeline) -> None:
     """A Ready ModelVersion whose signature names inputs the ONNX graph does not have: its
@@ -126,8 +164,9 @@ def test_broken_version_is_rolled_back_without_failed_requests(pipeline: Pipelin
     )
     generation = objects.get("ModelDeployment", "iris")["metadata"]["generation"]
     pipeline.wait_status(
-        "ModelDeployment", "iris", 60, "observed", observedGeneration=generation, phase="Healthy"
+        "ModelDeployment", "iris", 120, "observed", observedGeneration=generation, phase="Healthy"
     )
+    servers_settled(pipeline)
     good = objects.get("ModelVersion", "iris-v2")["spec"]
     broken = copy.deepcopy(good)
     broken["version"] = 4

@@ -169,9 +169,11 @@ def test_helm_upgrade_from_the_previous_release_under_load(previous: Previous) -
         assert at_upgrade > 0 and load.failures == [], load.summary()
 
         # The upgrade as docs/upgrading.md says: the new CRDs first, then helm upgrade.
+        load.mark("upgrade")
         apply_crds(kubeconfig)
         upgrade(kubeconfig, RELEASE, NAMESPACE, {})
         operator = wait_operator_ready(core, NAMESPACE, RELEASE)
+        load.mark("new operator ready")
         assert operator.spec.containers[0].image == IMAGE
         history = json.loads(
             helm(kubeconfig, "history", RELEASE, "-n", NAMESPACE, "-o", "json").stdout
@@ -193,6 +195,7 @@ def test_helm_upgrade_from_the_previous_release_under_load(previous: Previous) -
             )
 
         previous.wait("the model servers on the new image", servers_replaced)
+        load.mark("servers replaced")
         at_replaced = load.requests
         assert uids(objects, core) == before
 
@@ -225,6 +228,7 @@ def test_helm_upgrade_from_the_previous_release_under_load(previous: Previous) -
             ),
         )
 
+        load.mark("retrain")
         trained = objects.patch(
             "TrainingJob", "iris-logreg", {"spec": {"hyperparameters": {"C": 0.5}}}
         )["metadata"]["generation"]
@@ -250,7 +254,9 @@ def test_helm_upgrade_from_the_previous_release_under_load(previous: Previous) -
             healthy = status.get("phase") == "Healthy" and ready(objects, "ModelDeployment", "iris")
             return status if done and healthy else None
 
+        load.mark("iris-v2 registered")
         deployment = previous.wait("ModelDeployment iris judged iris-v2", judged, timeout=420)
+        load.mark("iris-v2 judged")
         # traffic goes on after everything settled
         answered = load.requests
         previous.wait("100 more requests", lambda: load.requests >= answered + 100, timeout=120)

@@ -50,6 +50,8 @@ class Load:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
+        self.steps: list[str] = []
+        self.started = time.monotonic()
 
     def _run(self, offset: int) -> None:
         session = requests.Session()
@@ -66,13 +68,22 @@ class Load:
                     with self._lock:
                         self.versions[version] += 1
                 else:
-                    with self._lock:
-                        self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+                    self._failed(f"{answer.status_code} {answer.text[:200]}")
             except (requests.RequestException, ValueError, KeyError) as error:
-                with self._lock:
-                    self.failures.append(f"{type(error).__name__}: {error}")
+                self._failed(f"{type(error).__name__}: {error}")
             i += 1
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _failed(self, what: str) -> None:
+        # when, so a failure can be placed among the test's own steps (see `mark`)
+        at = time.monotonic() - self.started
+        with self._lock:
+            self.failures.append(f"[{at:.1f} s] {what}")
+
+    def mark(self, step: str) -> None:
+        """Notes when a step of the test happened, for the summary."""
+        with self._lock:
+            self.steps.append(f"{step} at {time.monotonic() - self.started:.1f} s")
 
     @property
     def requests(self) -> int:
@@ -80,6 +91,7 @@ class Load:
             return sum(self.versions.values()) + len(self.failures)
 
     def __enter__(self) -> Load:
+        self.started = time.monotonic()
         self._workers = [
             threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.threads)
         ]
@@ -104,4 +116,6 @@ class Load:
         return (
             f"{self.requests} requests, by version {dict(self.versions)}, "
             f"{len(self.failures)} failed {self.failures[:3]}"
+            + (f" ... {self.failures[-1]}" if len(self.failures) > 3 else "")
+            + (f"; steps: {', '.join(self.steps)}" if self.steps else "")
         )

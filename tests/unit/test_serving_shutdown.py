@@ -16,6 +16,16 @@ import pyarrow.parquet as pq
 from test_serving_fixtures import iris_onnx, signature_json
 
 
+V2_ROW = {
+    "inputs": [
+        {"name": name, "shape": [1], "datatype": "FP64", "data": [value]}
+        for name, value in zip(
+            ("sepal_length", "sepal_width", "petal_length", "petal_width"), (5.1, 3.5, 1.4, 0.2)
+        )
+    ]
+}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,7 +63,8 @@ def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_p
             assert process.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
         row = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
-        assert httpx.post(f"{base}/v1/models/iris:predict", json=row).status_code == 200
+        before = httpx.post(f"{base}/v1/models/iris:predict", json=row)
+        assert before.status_code == 200 and "connection" not in before.headers
 
         process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
@@ -62,6 +73,11 @@ def test_sigterm_turns_unready_then_finishes_in_flight_and_flushes_samples(tmp_p
         # Still serving while the endpoints controller takes the pod out.
         during = httpx.post(f"{base}/v1/models/iris:predict", json=row, timeout=5)
         assert during.status_code == 200
+        # ...telling keep-alive clients to reconnect (through the Service, to another pod)
+        assert during.headers["connection"] == "close"
+        with httpx.Client(base_url=base, timeout=5) as client:
+            answers = [client.post("/v2/models/iris/infer", json=V2_ROW) for _ in range(3)]
+        assert [(a.status_code, a.headers["connection"]) for a in answers] == [(200, "close")] * 3
         # Ground truth sent while draining is accepted, and written before the exit.
         label = {"id": during.json()["ids"][0], "label": "setosa"}
         feedback = httpx.post(f"{base}/v2/models/iris/feedback", json=label, timeout=5)

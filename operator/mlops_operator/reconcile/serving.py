@@ -33,7 +33,8 @@ LIVE_PATH = "/v2/health/live"
 READY_PATH = "/v2/health/ready"
 SERVICE_PORT = 80
 CONTAINER = "server"
-# The server stops answering ready, drains for ~5 s, then waits up to 20 s for requests.
+# The server stops answering ready and drains for ~10 s (answers say `Connection: close`, and
+# the Service has time to stop routing to it), then waits up to 15 s for in-flight requests.
 TERMINATION_GRACE_SECONDS = 30
 
 

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import feedback, protocol_records, protocol_v1, protocol_v2
 from .config import ServeConfig
@@ -38,12 +38,35 @@ class ModelServerApp(Starlette):
         self.fast_paths = fast_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.state.server.draining:
+            send = closing_connection(send)
         if scope["type"] == "http" and scope["method"] == "POST":
             handler = self.fast_paths.get(scope["path"])
             if handler is not None:
                 await handler(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def closing_connection(send: Send) -> Send:
+    """While draining, every answer says `Connection: close`.
+
+    A keep-alive client would otherwise go on sending on its connection to this pod until the
+    pod closes it, and a request racing that close fails. Told to close, the client reconnects
+    through the Service, which by then routes to the pods that stay.
+    """
+
+    async def send_closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if name.lower() != b"connection"
+            ]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return send_closing
 
 
 def create_app(config: ServeConfig) -> Starlette:

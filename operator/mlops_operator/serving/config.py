@@ -37,8 +37,8 @@ class ServeConfig:
     labels_uri: str | None = None
     model_version_name: str | None = None
     max_body_bytes: int = 1_048_576
-    drain_seconds: float = 5.0
-    graceful_timeout: float = 20.0
+    drain_seconds: float = 10.0
+    graceful_timeout: float = 15.0
     access_log: bool = False
     log_level: str = "info"
 
