@@ -159,6 +159,8 @@ def parse_json(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise RequestError(f"malformed JSON: {exc}") from None
+    except RecursionError:  # arrays or objects nested deeper than the parser's stack
+        raise RequestError("malformed JSON: nested too deeply") from None
 
 
 async def run_model(state: ServerState, columns: Columns, n: int, row_ids: list[str]) -> Prediction:
