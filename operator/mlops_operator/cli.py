@@ -40,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
         health_port=args.health_port,
         metrics_port=args.metrics_port,
         standalone=not args.peering,
+        leader_election=args.leader_election,
     )
 
 
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--health-port", type=int, default=8080, help="liveness endpoint /healthz")
     run.add_argument("--metrics-port", type=int, default=9090, help="Prometheus /metrics")
     run.add_argument("--peering", action="store_true", help="use Kopf peering (hot standby)")
+    run.add_argument(
+        "--leader-election",
+        action="store_true",
+        help="reconcile only while holding the leader Lease (MLOPS_LEADER_ELECTION=true; "
+        "for two replicas, see docs/high-availability.md)",
+    )
     run.set_defaults(func=_run)
 
     crds = sub.add_parser("crds", help="print the CRDs generated from the API models")

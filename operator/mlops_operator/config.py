@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 
 
@@ -64,6 +66,24 @@ class StoreLifecycle:
 
 
 @dataclass(frozen=True)
+class Leadership:
+    """Leader election over a coordination.k8s.io/v1 Lease (docs/high-availability.md).
+
+    Off by default (one replica needs none); the chart turns it on when `replicas` > 1. Every
+    replica watches and keeps its cache warm; only the one holding the Lease reconciles.
+    """
+
+    enabled: bool = False
+    namespace: str = "default"  # where the Lease lives: the operator's own namespace
+    lease_name: str = "mlops-operator"
+    identity: str = ""  # this replica's holderIdentity: the pod name plus a random suffix
+    lease_seconds: float = 15.0  # a standby takes a Lease not renewed for this long
+    renew_seconds: float = 5.0  # the leader renews this often
+    renew_deadline_seconds: float = 10.0  # a leader that could not renew for this long exits
+    retry_seconds: float = 2.0  # a standby (or a failed renew) tries again this often
+
+
+@dataclass(frozen=True)
 class OperatorConfig:
     store_uri: str = "file:///var/lib/mlops/store"
     image: str = "mlops-operator:0.2.0"
@@ -81,6 +101,10 @@ class OperatorConfig:
     # An MLflow tracking server: training pods log every run there (MLFLOW_TRACKING_URI).
     mlflow_tracking_uri: str | None = None
     lifecycle: StoreLifecycle = field(default_factory=StoreLifecycle)
+    # file:// prefixes outside the store that sources may name (docs/security.md); none by
+    # default: a file:// source must be in its namespace's part of the store.
+    allowed_file_prefixes: tuple[str, ...] = ()
+    leadership: Leadership = field(default_factory=Leadership)
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -102,7 +126,18 @@ class OperatorConfig:
             resync_seconds=_float("MLOPS_RESYNC_SECONDS", cls.resync_seconds),
             mlflow_tracking_uri=env("MLOPS_MLFLOW_TRACKING_URI") or None,
             lifecycle=lifecycle_from_env(),
+            leadership=leadership_from_env(),
+            allowed_file_prefixes=_prefixes("MLOPS_ALLOWED_FILE_PREFIXES"),
         )
+
+
+def _prefixes(name: str) -> tuple[str, ...]:
+    """Comma-separated absolute directories, e.g. `/data/shared,/mnt/datasets`."""
+    found = tuple(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
+    for prefix in found:
+        if not prefix.startswith("/") or any(s in {".", ".."} for s in prefix.split("/")):
+            raise ValueError(f"{name}: {prefix!r} is not a normalised absolute directory")
+    return found
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -128,3 +163,39 @@ def lifecycle_from_env() -> StoreLifecycle:
         gc_grace_seconds=_int("MLOPS_GC_GRACE_SECONDS", d.gc_grace_seconds),
         compaction_grace_seconds=_int("MLOPS_COMPACTION_GRACE_SECONDS", d.compaction_grace_seconds),
     )
+
+
+# This process's part of its Lease holderIdentity: two processes on one host (or a restarted
+# container in the same pod) are two candidates.
+_INSTANCE = uuid.uuid4().hex[:8]
+
+
+def leadership_from_env() -> Leadership:
+    d = Leadership
+    env = os.environ.get
+    pod = env("POD_NAME") or socket.gethostname()
+    leadership = Leadership(
+        enabled=_bool("MLOPS_LEADER_ELECTION", d.enabled),
+        namespace=env("MLOPS_LEADER_ELECTION_NAMESPACE") or env("POD_NAMESPACE") or d.namespace,
+        lease_name=env("MLOPS_LEADER_ELECTION_LEASE") or d.lease_name,
+        identity=env("MLOPS_LEADER_ELECTION_IDENTITY") or f"{pod}_{_INSTANCE}",
+        lease_seconds=_float("MLOPS_LEADER_ELECTION_LEASE_SECONDS", d.lease_seconds),
+        renew_seconds=_float("MLOPS_LEADER_ELECTION_RENEW_SECONDS", d.renew_seconds),
+        renew_deadline_seconds=_float(
+            "MLOPS_LEADER_ELECTION_RENEW_DEADLINE_SECONDS", d.renew_deadline_seconds
+        ),
+        retry_seconds=_float("MLOPS_LEADER_ELECTION_RETRY_SECONDS", d.retry_seconds),
+    )
+    if not (
+        leadership.retry_seconds
+        <= leadership.renew_seconds
+        < leadership.renew_deadline_seconds
+        < leadership.lease_seconds
+    ):
+        raise ValueError(
+            "leader election needs MLOPS_LEADER_ELECTION_RETRY_SECONDS <= _RENEW_SECONDS < "
+            "_RENEW_DEADLINE_SECONDS < _LEASE_SECONDS (a leader must give up before a standby "
+            f"may take over), got {leadership.retry_seconds}, {leadership.renew_seconds}, "
+            f"{leadership.renew_deadline_seconds}, {leadership.lease_seconds}"
+        )
+    return leadership

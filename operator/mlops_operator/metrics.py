@@ -50,6 +50,16 @@ QUEUE_SCHEDULED = Gauge(
     "mlops_operator_workqueue_scheduled",
     "Objects with a wake-up scheduled (a pause, a deadline, an interval).",
 )
+# Leader election (kube/leadership.py): with two replicas, the sum over them is 1.
+LEADER = Gauge(
+    "mlops_operator_leader",
+    "1 while this replica holds the leader Lease and reconciles; 0 while it stands by.",
+)
+LEADER_TRANSITIONS = Counter(
+    "mlops_operator_leader_transitions_total",
+    "Times this replica acquired or lost the leader Lease, by event (acquired, lost).",
+    ["event"],
+)
 CACHED_OBJECTS = Gauge(
     "mlops_operator_cached_objects",
     "Objects held in the watch cache (our kinds and the children we label).",

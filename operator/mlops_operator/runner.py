@@ -37,12 +37,29 @@ def run_operator(
     health_port: int,
     metrics_port: int,
     standalone: bool = True,
+    leader_election: bool = False,
 ) -> int:
     import kopf
 
     os.environ.setdefault("MLOPS_METRICS_PORT", str(metrics_port))
+    if leader_election:
+        os.environ["MLOPS_LEADER_ELECTION"] = "true"
+    from .config import leadership_from_env
+
+    # Misconfigured leader election is refused before anything starts, naming the variable.
+    leadership = leadership_from_env()
     configure_logging()
     from . import handlers  # noqa: F401  registers every handler with Kopf
+
+    if leadership.enabled:
+        logging.getLogger("mlops_operator").info(
+            "leader election on: Lease %s/%s, identity %s, lease %.0fs, renew every %.0fs",
+            leadership.namespace,
+            leadership.lease_name,
+            leadership.identity,
+            leadership.lease_seconds,
+            leadership.renew_seconds,
+        )
 
     kopf.run(
         standalone=standalone,

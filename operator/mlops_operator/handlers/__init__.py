@@ -4,6 +4,7 @@ from . import (
     controllers,
     dataset,
     driftmonitor,
+    leadership,  # after controllers and storage: its startup starts theirs when it leads
     modeldeployment,
     modelversion,
     settings,
@@ -15,6 +16,7 @@ __all__ = [
     "controllers",
     "dataset",
     "driftmonitor",
+    "leadership",
     "modeldeployment",
     "modelversion",
     "settings",

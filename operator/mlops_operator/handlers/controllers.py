@@ -61,8 +61,14 @@ class Controller:
         self._background: set[asyncio.Task[None]] = set()
         # Deletes of a deleted owner's children in flight at once (a burst of owners).
         self._deleting = asyncio.Semaphore(32)
+        # False on a standby (leader election): events fill the cache and the queue, no worker
+        # runs and nothing is written until it leads (handlers/leadership.py).
+        self.started = False
 
     def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
         self.queue.start()
         self._resync = asyncio.create_task(self._resync_forever(), name="resync")
 
@@ -86,7 +92,8 @@ class Controller:
             forget = FORGET.get(key[0])
             if forget is not None:
                 forget(key[1], key[2])
-            self._spawn(self._delete_children(obj))
+            if self.started:  # a standby writes nothing; the garbage collector still removes them
+                self._spawn(self._delete_children(obj))
         else:
             self.queue.add(key)
         # Our kinds can be children too (a retrain TrainingJob of a DriftMonitor, a
@@ -175,8 +182,10 @@ def current() -> Controller:
 @kopf.on.startup()
 async def start_controller(**_: Any) -> None:
     global CONTROLLER
-    CONTROLLER = Controller(OperatorConfig.from_env())
-    CONTROLLER.start()
+    config = OperatorConfig.from_env()
+    CONTROLLER = Controller(config)
+    if not config.leadership.enabled:
+        CONTROLLER.start()  # else the leader election starts it (handlers/leadership.py)
 
 
 @kopf.on.cleanup()

@@ -223,14 +223,23 @@ async def _forever(lifecycle: StoreLifecycle, store_uri: str) -> None:
 
 @kopf.on.startup()
 async def start_sweeper(**_: Any) -> None:
-    global _task
     config = OperatorConfig.from_env()
+    if not config.leadership.enabled:
+        start_sweeping(config)  # else the leader election starts it (handlers/leadership.py)
+
+
+def start_sweeping(config: OperatorConfig) -> None:
+    global _task
     if config.lifecycle.sweep_seconds > 0 and _task is None:
         _task = asyncio.create_task(_forever(config.lifecycle, config.store_uri), name="sweep")
 
 
 @kopf.on.cleanup()
 async def stop_sweeper(**_: Any) -> None:
+    await stop_sweeping()
+
+
+async def stop_sweeping() -> None:
     global _task
     if _task is not None:
         _task.cancel()
