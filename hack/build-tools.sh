@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes components, etcd, helm and kubeconform from the Go
+# Builds the pinned Kubernetes components, etcd, helm, kubeconform and MinIO from the Go
 # module proxy into a cache outside the clone, then links them into bin/.
 # Idempotent: a tool already in the cache for its pinned version is not rebuilt.
 set -euo pipefail
@@ -105,6 +105,14 @@ build_kubeconform() {
     "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
 }
 
+build_minio() {  # the S3 server of the integration and e2e tiers (tests/support/minio.py)
+  local out="$cache/tools/minio-$MINIO_VERSION"
+  if [ -x "$out/minio" ]; then log "minio $MINIO_VERSION cached"; return; fi
+  log "building minio $MINIO_VERSION (cold: several minutes)"
+  mkdir -p "$out"
+  GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION"
+}
+
 link() {
   local dir=$1; shift
   for t in "$@"; do ln -sfn "$dir/$t" "$bin/$t"; done
@@ -114,7 +122,7 @@ only=${1:-all}
 case $only in
   all|control-plane)
     build_etcd; build_kubernetes
-    [ "$only" = all ] && { build_helm; build_kubeconform; } ;;
+    [ "$only" = all ] && { build_helm; build_kubeconform; build_minio; } ;;
   *) echo "usage: $0 [all|control-plane]" >&2; exit 2 ;;
 esac
 link "$cache/tools/kubernetes-$KUBERNETES_VERSION" "${k8s_tools[@]}"
@@ -122,5 +130,6 @@ link "$cache/tools/etcd-$ETCD_VERSION" etcd
 if [ "$only" = all ]; then
   link "$cache/tools/helm-$HELM_VERSION" helm
   link "$cache/tools/kubeconform-$KUBECONFORM_VERSION" kubeconform
+  link "$cache/tools/minio-$MINIO_VERSION" minio
 fi
 log "tools ready in $bin"

@@ -1,7 +1,11 @@
 """The artifact store: one root URI (file:// or s3://) on fsspec, plus read-only https://.
 
 Writes are atomic: a local file is written to a temporary name, fsynced and renamed into
-place; an S3 object is written with one PUT. Readers therefore never see half an artifact.
+place; an S3 object is written with one PUT, or, from twice the part size up, as a multipart
+upload that S3 assembles only when every part has arrived (and aborts on failure). Readers
+therefore never see half an artifact. Every S3 object carries its sha256 as user metadata
+(`x-amz-meta-sha256`); reads of recorded artifacts check the bytes against the digest the
+operator recorded (`read_verified`), whatever the store says about itself.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import fsspec
 from .errors import ArtifactMissing, ChecksumMismatch, ReadOnlySource, StoreUnavailable
 
 DEFAULT_STORE = "file:///var/lib/mlops/store"
+PART_SIZE_ENV = "MLOPS_S3_PART_SIZE_MIB"
+DEFAULT_PART_SIZE_MIB = 64
+MIN_PART_SIZE_MIB = 5  # S3's own floor for every part but the last
 WRITABLE_SCHEMES = ("file", "s3")
 READABLE_SCHEMES = ("file", "s3", "https")
 
@@ -54,6 +61,26 @@ def s3_options_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return options
 
 
+def part_size_from_env(env: Mapping[str, str] | None = None) -> int:
+    """The multipart part size in bytes, from MLOPS_S3_PART_SIZE_MIB (default 64 MiB)."""
+    env = os.environ if env is None else env
+    raw = env.get(PART_SIZE_ENV) or str(DEFAULT_PART_SIZE_MIB)
+    try:
+        mib = int(raw)
+    except ValueError:
+        raise ValueError(f"{PART_SIZE_ENV} must be a whole number of MiB, got {raw!r}") from None
+    if mib < MIN_PART_SIZE_MIB:
+        raise ValueError(f"{PART_SIZE_ENV} must be at least {MIN_PART_SIZE_MIB} (S3's minimum "
+                         f"part size), got {mib}")  # fmt: skip
+    return mib * 2**20
+
+
+def url_to_fs(uri: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Any, str]:
+    """(filesystem, path) of any URI, with the store's S3 endpoint and credentials from the
+    environment: what `fsspec.core.url_to_fs` gives, for code that opens URIs directly."""
+    return filesystem(scheme_of(uri), storage_options), _fs_path(uri)
+
+
 def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) -> Any:
     """The fsspec filesystem for a scheme; s3fs and aiohttp are imported only when needed."""
     options = dict(storage_options or {})
@@ -64,8 +91,8 @@ def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) ->
             import s3fs  # noqa: F401
         except ImportError as err:
             raise StoreUnavailable(
-                "s3:// needs the s3fs package, which is not installed "
-                "(pip install 'mlops-operator[s3]')"
+                "s3:// needs the s3fs package, a dependency of mlops-operator that is "
+                "missing from this environment (pip install s3fs)"
             ) from err
         merged = {**s3_options_from_env(), **options}
         return fsspec.filesystem("s3", **merged)
@@ -93,7 +120,12 @@ class Store:
     or absolute URIs; reading accepts https:// URIs too, writing only the root's scheme.
     """
 
-    def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        storage_options: Mapping[str, Any] | None = None,
+        part_size: int | None = None,
+    ) -> None:
         if "://" not in root:
             root = Path(root).absolute().as_uri()
         scheme = scheme_of(root)
@@ -102,6 +134,12 @@ class Store:
         self.root = root.rstrip("/")
         self.scheme = scheme
         self.storage_options = dict(storage_options or {})
+        # S3 multipart: objects of at least twice this size go up in parts of this size.
+        if part_size is None:
+            part_size = part_size_from_env() if scheme == "s3" else DEFAULT_PART_SIZE_MIB * 2**20
+        self.part_size = part_size
+        if self.part_size < MIN_PART_SIZE_MIB * 2**20:
+            raise ValueError(f"part_size must be at least {MIN_PART_SIZE_MIB} MiB")
         self._fs: Any = None
 
     @classmethod
@@ -142,11 +180,14 @@ class Store:
         if scheme not in WRITABLE_SCHEMES or not uri.startswith(self.root + "/"):
             raise ReadOnlySource(f"cannot write {uri!r}: outside the store root {self.root!r}")
         fs_path = _fs_path(uri)
+        digest = sha256_hex(data)
         if scheme == "file":
             _atomic_local_write(Path(fs_path), data)
         else:
-            self.fs.pipe_file(fs_path, data)  # one PUT: the object appears whole or not at all
-        return uri, sha256_hex(data)
+            # One PUT, or a multipart upload completed only once every part is in: the
+            # object appears whole or not at all.
+            self.fs.pipe_file(fs_path, data, chunksize=self.part_size, Metadata={"sha256": digest})
+        return uri, digest
 
     def write_json(self, path: str, document: Any) -> tuple[str, str]:
         return self.write_bytes(path, json_bytes(document))
@@ -177,9 +218,22 @@ class Store:
         if actual != sha256.lower():
             raise ChecksumMismatch(
                 f"artifact {self.uri(path)} has sha256 {actual}, expected {sha256.lower()}: "
-                "it was modified or replaced after it was recorded"
+                "it was modified or replaced after it was recorded; refusing to use it"
             )
         return data
+
+    def stored_sha256(self, path: str) -> str | None:
+        """The sha256 an S3 object was written with (its user metadata); None on file://
+        or for an object written by something else."""
+        fs, fs_path, uri = self._resolve(path)
+        if scheme_of(uri) != "s3":
+            return None
+        try:
+            metadata = fs.metadata(fs_path)
+        except FileNotFoundError as err:
+            raise ArtifactMissing(f"artifact {uri} does not exist") from err
+        value = metadata.get("sha256")
+        return str(value) if value else None
 
     def read_json(self, path: str, sha256: str | None = None) -> Any:
         data = self.read_verified(path, sha256) if sha256 else self.read_bytes(path)
