@@ -323,7 +323,7 @@ def test_helm_lint_strict(values: Path | None) -> None:
 
 
 def test_the_value_sets_cover_the_modes() -> None:
-    assert set(VALUE_SETS) == {"default", "namespaced", "s3", "monitoring"}
+    assert set(VALUE_SETS) == {"default", "namespaced", "s3", "monitoring", "ha"}
 
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
@@ -463,11 +463,51 @@ def test_operator_env_is_what_config_reads() -> None:
     }
     assert pvc_env <= read and (s3_env - {"MLOPS_S3_ENDPOINT"}) <= read
     optional = {"MLOPS_MLFLOW_TRACKING_URI"}  # set only when operator.mlflowTrackingUri is
+    # set only with replicas > 1 (or leaderElection.enabled); the identity is the pod's name
+    leader = {k for k in read if k.startswith("MLOPS_LEADER_ELECTION")}
+    ha_env = {
+        k for k in _env(_container(helm_template(VALUE_SETS["ha"]))) if k.startswith("MLOPS_")
+    }
+    assert leader - {"MLOPS_LEADER_ELECTION_IDENTITY", "MLOPS_LEADER_ELECTION_NAMESPACE"} <= ha_env
+    optional |= leader
     assert read - {"MLOPS_S3_SECRET"} - optional <= pvc_env, read - pvc_env
     assert (
         read - {"MLOPS_STORE_PVC", "MLOPS_STORE_MOUNT_PATH", "MLOPS_POD_SERVICE_ACCOUNT"} - optional
         <= s3_env
     )
+
+
+def test_two_replicas_elect_a_leader_and_roll_one_at_a_time() -> None:
+    """replicas: 2 turns leader election on, with a Role for its one Lease, a rollout that never
+    runs more pods than replicas, and a PodDisruptionBudget; one replica has none of these."""
+    docs = helm_template(VALUE_SETS["ha"])
+    (deployment,) = by_kind(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+    }
+    env = _env(_container(docs))
+    assert env["MLOPS_LEADER_ELECTION"] == "true"
+    assert env["MLOPS_LEADER_ELECTION_LEASE"] == deployment["metadata"]["name"]
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    (pdb,) = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+    roles = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("leader-election")]
+    (role,) = roles
+    assert role["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    lease_rules = [r for r in role["rules"] if r["resources"] == ["leases"]]
+    assert {v for r in lease_rules for v in r["verbs"]} == {"create", "get", "update"}
+    assert all(
+        r.get("resourceNames") == [env["MLOPS_LEADER_ELECTION_LEASE"]]
+        for r in lease_rules
+        if r["verbs"] != ["create"]
+    )
+    single = helm_template()
+    assert not by_kind(single, "PodDisruptionBudget")
+    assert "MLOPS_LEADER_ELECTION" not in _env(_container(single))
 
 
 def test_s3_store_wires_the_existing_secret() -> None:

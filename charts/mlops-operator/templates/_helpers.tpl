@@ -127,3 +127,10 @@ app.kubernetes.io/component: operator
   resources: [namespaces]
   verbs: [get, list, watch]
 {{- end -}}
+
+{{/* "true" when the replicas elect a leader over a Lease: always with more than one. */}}
+{{- define "mlops-operator.leaderElection" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) -}}
+true
+{{- end -}}
+{{- end -}}
