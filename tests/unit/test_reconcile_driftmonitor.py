@@ -134,8 +134,8 @@ PLANS = [
     ("deployment, training profile from lineage.dataset", {}, served(),
      f"{ROOT}/datasets/ml/iris/{V1}/profile.json", f"{ROOT}/samples/ml/iris/iris-v1", ("a", "b")),
     ("lineage.profileUri wins", {}, dm.Observed(deployment=deployment(), model_version=model_version(
-        {"profileUri": "s3://b/p.json", "dataset": {"name": "iris", "version": V1}})),
-     "s3://b/p.json", f"{ROOT}/samples/ml/iris/iris-v1", ("a", "b")),
+        {"profileUri": f"{ROOT}/datasets/ml/iris/p.json", "dataset": {"name": "iris", "version": V1}})),
+     f"{ROOT}/datasets/ml/iris/p.json", f"{ROOT}/samples/ml/iris/iris-v1", ("a", "b")),
     ("explicit reference, current version", {"reference": {"name": "other"}, "features": ["b"]},
      served(reference=dataset(V2, V1, name="other")),
      f"{ROOT}/datasets/ml/iris/{V2}/profile.json", f"{ROOT}/samples/ml/iris/iris-v1", ("b",)),

@@ -35,6 +35,26 @@ def validations(*rules: dict[str, Any]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
 
 
+# A URI that may name the store is refused at admission when its path is not normalised:
+# `.` or `..` segments, repeated slashes, or a file:// URI naming a host. What the path then
+# names (another namespace's part of the store) is the operator's to judge
+# (reconcile/confinement.py): CEL on a field cannot see metadata.namespace.
+NORMALISED_URI = validations(
+    cel(
+        "!self.matches('/[.][.]?(/|$)')",
+        "a URI with `.` or `..` path segments is not allowed: write the normalised path",
+    ),
+    cel(
+        "!self.matches('^(file|s3)://[^/]*/.*//')",
+        "a file:// or s3:// URI with repeated slashes is not allowed: write the normalised path",
+    ),
+    cel(
+        "!self.startsWith('file://') || self.startsWith('file:///')",
+        "a file:// URI is file:///<absolute path> (no host)",
+    ),
+)
+
+
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python, unknown fields refused."""
 

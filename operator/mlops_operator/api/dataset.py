@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import MAX_URI, ApiModel, StatusBase, cel, validations
+from .base import MAX_URI, NORMALISED_URI, ApiModel, StatusBase, cel, validations
 from .phases import DatasetPhase
 
 SOURCE_URI = r"^(file|s3|https|sklearn)://.+"
@@ -17,7 +17,10 @@ class DataSource(ApiModel):
     uri: str = Field(
         pattern=SOURCE_URI,
         max_length=MAX_URI,
-        description="file://, s3://, https:// or sklearn://iris|wine|breast_cancer|diabetes.",
+        description="file://, s3://, https:// or sklearn://iris|wine|breast_cancer|diabetes. "
+        "A store URI must be in the object's namespace's part of the store; a file:// URI "
+        "outside the store must be under one of the operator's allowed prefixes.",
+        json_schema_extra=NORMALISED_URI,
     )
     format: Literal["csv", "parquet"] = "csv"
     s3_secret_ref: str | None = Field(

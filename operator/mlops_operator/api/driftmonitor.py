@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
-from .base import MAX_URI, ApiModel, LocalObjectRef, StatusBase, cel, validations
+from .base import MAX_URI, NORMALISED_URI, ApiModel, LocalObjectRef, StatusBase, cel, validations
 from .trainingjob import CLASSIFICATION_METRICS, REGRESSION_METRICS, DatasetRef, TrainingJobSpec
 
 NumericTest = Literal["ks", "wasserstein", "psi"]
@@ -72,7 +72,13 @@ class LabelsSource(ApiModel):
     """Ground truth that arrives in bulk, from elsewhere: CSV or Parquet files with an id and
     a label column (one file, or a directory of them)."""
 
-    uri: str = Field(pattern=r"^(file|s3)://.+", max_length=MAX_URI)
+    uri: str = Field(
+        pattern=r"^(file|s3)://.+",
+        max_length=MAX_URI,
+        description="In the monitor's namespace's part of the store, under an allowed file:// "
+        "prefix of the operator, or an s3:// location outside the store.",
+        json_schema_extra=NORMALISED_URI,
+    )
     format: Literal["auto", "csv", "parquet"] = Field(
         default="auto", description="auto: by each file's extension."
     )

@@ -10,6 +10,7 @@ from .base import (
     DNS_LABEL,
     MAX_MODEL_NAME,
     MAX_URI,
+    NORMALISED_URI,
     SHA256,
     ApiModel,
     FreeForm,
@@ -38,7 +39,12 @@ VARIABLE: Final = "variable"
 
 
 class Artifact(ApiModel):
-    uri: str = Field(pattern=r"^(file|s3)://.+", max_length=MAX_URI)
+    uri: str = Field(
+        pattern=r"^(file|s3)://.+",
+        max_length=MAX_URI,
+        description="In the store, in the ModelVersion's namespace's part of it.",
+        json_schema_extra=NORMALISED_URI,
+    )
     format: ModelFormat
     sha256: str = Field(pattern=SHA256)
 
@@ -69,7 +75,11 @@ class ProductionWindow(ApiModel):
     """Labeled production rows a retrain learned from (written by a DriftMonitor)."""
 
     monitor: str
-    uri: str = Field(description="The window's directory: train.parquet and holdout.parquet.")
+    uri: str = Field(
+        max_length=MAX_URI,
+        description="The window's directory: train.parquet and holdout.parquet.",
+        json_schema_extra=NORMALISED_URI,
+    )
     rows: int | None = Field(default=None, ge=0, description="Rows trained on.")
     holdout_rows: int | None = Field(default=None, ge=0)
     written_at: str | None = None
@@ -83,7 +93,9 @@ class SearchLineage(ApiModel):
     algorithm: str
     objective: str
     value: float
-    report_uri: str | None = None
+    report_uri: str | None = Field(
+        default=None, max_length=MAX_URI, json_schema_extra=NORMALISED_URI
+    )
 
 
 class MlflowLineage(ApiModel):
@@ -105,14 +117,22 @@ class Lineage(ApiModel):
         description="The digest of the image that trained, from the finished pod's status.",
     )
     profile_uri: str | None = Field(
-        default=None, description="Reference profile of the training data, used by drift checks."
+        default=None,
+        max_length=MAX_URI,
+        description="Reference profile of the training data, used by drift checks.",
+        json_schema_extra=NORMALISED_URI,
     )
     production_window: ProductionWindow | None = None
     target: str | None = Field(default=None, description="The training data's label column.")
     search: SearchLineage | None = Field(
         default=None, description="The hyperparameter search this version won."
     )
-    run_uri: str | None = Field(default=None, description="The training run's record.")
+    run_uri: str | None = Field(
+        default=None,
+        max_length=MAX_URI,
+        description="The training run's record.",
+        json_schema_extra=NORMALISED_URI,
+    )
     mlflow: MlflowLineage | None = Field(
         default=None, description="The MLflow registered model version of this ModelVersion."
     )

@@ -8,11 +8,13 @@ import sys
 from typing import Any
 
 from ..api.kinds import MODEL_VERSION
+from ..config import OperatorConfig
 from ..reconcile import modelversion as decide
 from ..reconcile import reasons
 from .common import carry_out, now
 
 LOAD_CHECK_TIMEOUT = 120.0
+CONFIG = OperatorConfig.from_env()
 
 
 def _checksum(artifact: dict[str, Any]) -> tuple[str, str] | None:
@@ -54,6 +56,11 @@ async def reconcile(plain: dict[str, Any]) -> float | None:
     if not decide.needs_verification(plain, moment):
         return decide.next_verification_in(plain, moment)
     artifact = plain["spec"]["artifact"]
+    refusal = decide.refusal_of(plain, CONFIG)
+    if refusal is not None:  # another namespace's part of the store: never read
+        decision = decide.decide(plain, None, moment, refusal)
+        await carry_out(MODEL_VERSION, plain, decision)
+        return None
     if decide.needs_load_check(plain):
         failure = await _load_check(artifact)
     else:

@@ -21,7 +21,7 @@ from ..api.kinds import BATCH_PREDICTION
 from ..api.phases import FINISHED, Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import reasons
+from . import confinement, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset import version_entry
 from .decision import Decision
@@ -210,6 +210,12 @@ def decide(
         decision.done = True
         return decision
     spec = BatchPrediction.model_validate({"spec": body["spec"]}).spec
+    # The ModelVersion and the Dataset are confined by their own controllers (a refused one is
+    # never Ready, and resolve() waits for Ready); the input source is this object's.
+    namespace, rules = body["metadata"]["namespace"], confinement.rules_of(config)
+    refusal = confinement.batch_refusal(body["spec"], namespace, rules)
+    if refusal is not None:
+        return confinement.refused(body, refusal, phase=Phase.FAILED, failureReason=refusal.reason)
     inputs, waiting = resolve(body, spec, world)
     if inputs is None:
         assert waiting is not None

@@ -11,7 +11,7 @@ from ..api.kinds import DATASET
 from ..api.phases import Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import reasons
+from . import confinement, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset_parts import PartsWorld, partitioned, step
 from .decision import Decision
@@ -84,6 +84,11 @@ def decide(
     """`outcome` is the current run's profile Job; `result` is its result file once finished.
     A partitioned Dataset (`spec.partitions`) runs its Indexed Job and merge Job instead
     (reconcile/dataset_parts.py, observed as `parts`); its finished run is recorded alike."""
+    refusal = confinement.dataset_refusal(
+        body.get("spec") or {}, body["metadata"]["namespace"], confinement.rules_of(config)
+    )
+    if refusal is not None:
+        return confinement.refused(body, refusal, phase=Phase.INVALID, failureReason=refusal.reason)
     status = body.get("status") or {}
     generation, run = run_key(body)
     key = f"{generation}/{run}"

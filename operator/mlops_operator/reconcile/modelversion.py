@@ -7,7 +7,8 @@ from typing import Any
 
 from ..api.conditions import FALSE, READY, TRUE
 from ..api.phases import Phase
-from . import reasons
+from ..config import OperatorConfig
+from . import confinement, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .decision import Decision
 from .names import short_sha
@@ -39,10 +40,27 @@ def needs_load_check(body: dict[str, Any]) -> bool:
     return status.get("observedGeneration") != generation or status.get("phase") != Phase.READY
 
 
-def decide(body: dict[str, Any], failure: tuple[str, str] | None, now: datetime) -> Decision:
+def refusal_of(body: dict[str, Any], config: OperatorConfig) -> confinement.Refusal | None:
+    """A store URI of the spec outside the namespace's part of the store: then the artifact is
+    not read at all (the handler skips verifying it)."""
+    namespace = body["metadata"]["namespace"]
+    return confinement.model_version_refusal(
+        body.get("spec") or {}, namespace, confinement.rules_of(config)
+    )
+
+
+def decide(
+    body: dict[str, Any],
+    failure: tuple[str, str] | None,
+    now: datetime,
+    refusal: confinement.Refusal | None = None,
+) -> Decision:
     """`failure` is (reason, message) from verifying the artifact, or None when it passed.
     The reason is the artifacts package's (reasons.ARTIFACT_MISSING, CHECKSUM_MISMATCH,
-    LOAD_FAILED) and goes into the condition as it is."""
+    LOAD_FAILED) and goes into the condition as it is. `refusal` (refusal_of): the spec names
+    another namespace's part of the store, or a path not allowed; the version is Invalid."""
+    if refusal is not None:
+        return confinement.refused(body, refusal, phase=Phase.INVALID, verifiedSha256=None)
     spec = body["spec"]
     previous = (body.get("status") or {}).get("phase")
     decision = Decision(done=True)

@@ -119,3 +119,8 @@ RETENTION_APPLIED = "RetentionApplied"  # Event on the ModelDeployment
 GARBAGE_COLLECTED = "GarbageCollected"  # Event on the Namespace
 GARBAGE_FOUND = "GarbageFound"  # dry run: what a sweep would remove
 STORE_UNAVAILABLE = "StoreUnavailable"  # a Job that could not use the store (artifacts.errors)
+
+# Tenant isolation (reconcile/confinement.py): a URI of another namespace's part of the store,
+# or a path the operator does not allow (outside the store and its allowed prefixes).
+OUTSIDE_NAMESPACE = "OutsideNamespace"
+PATH_NOT_ALLOWED = "PathNotAllowed"

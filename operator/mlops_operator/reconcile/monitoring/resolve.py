@@ -9,7 +9,7 @@ from typing import Any
 from ...api.driftmonitor import DriftMonitorSpec
 from ...artifacts import paths
 from ...drift.plan import CheckPlan
-from .. import reasons
+from .. import confinement, reasons
 from ..dataset import version_entry
 from .observed import Observed, Problem, lineage, serving_version, spec_of
 
@@ -77,7 +77,38 @@ def _thresholds(spec: DriftMonitorSpec) -> dict[str, Any]:
 def plan_check(
     body: dict[str, Any], observed: Observed, store_root: str, now: datetime
 ) -> CheckPlan | Problem:
-    """What to compare with what, or why that cannot be known now."""
+    """What to compare with what, or why that cannot be known now. Everything the check reads
+    must be in the monitor's namespace's part of the store (reconcile/confinement.py): the
+    labels source, the reference profile (a ModelVersion's lineage.profileUri is its
+    author's to write) and the data checked; else the Problem names the field."""
+    namespace = body["metadata"]["namespace"]
+    rules = confinement.Rules(store_root, operator_s3_credentials=store_root.startswith("s3://"))
+    refusal = confinement.monitor_refusal(body.get("spec") or {}, namespace, rules)
+    if refusal is not None:
+        return Problem(refusal.reason, refusal.message)
+    plan = _plan_check(body, observed, store_root, now)
+    if isinstance(plan, Problem):
+        return plan
+    spec = spec_of(body)
+    if spec.reference is not None:
+        reference = f"spec.reference: Dataset {spec.reference.name} profileUri"
+    elif spec.target.dataset_ref is not None:
+        reference = f"spec.target.datasetRef: Dataset {spec.target.dataset_ref.name} profileUri"
+    else:
+        served = serving_version(observed.deployment)
+        reference = f"spec.target.deploymentRef: ModelVersion {served} spec.lineage.profileUri"
+    refusal = confinement.first(
+        [
+            confinement.read_refusal(reference, plan.reference_uri, namespace, store_root),
+            confinement.read_refusal("the data checked", plan.source_uri, namespace, store_root),
+        ]
+    )
+    return plan if refusal is None else Problem(refusal.reason, refusal.message)
+
+
+def _plan_check(
+    body: dict[str, Any], observed: Observed, store_root: str, now: datetime
+) -> CheckPlan | Problem:
     spec = spec_of(body)
     namespace = body["metadata"]["namespace"]
     if spec.target.dataset_ref is not None:
