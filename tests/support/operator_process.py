@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from .cluster import wait_for
@@ -27,15 +28,30 @@ def _free_port() -> int:
 class OperatorProcess:
     """`mlops-operator run --namespace <ns>` against a kubeconfig; start, kill -9, start again."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, logs: Path) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        logs: Path,
+        env: Mapping[str, str] | None = None,
+        name: str = "operator",
+    ) -> None:
         self.kubeconfig, self.namespace, self.logs = kubeconfig, namespace, logs
+        self.env = dict(env or {})  # on top of the defaults (e.g. a metrics port, leader election)
+        self.name = name  # log files are <name>-<start>.log: two processes can share `logs`
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.health_port = 0
 
     def start(self, timeout: float = 120) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
-        port = _free_port()
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "MLOPS_METRICS_PORT": "0"}
+        port = self.health_port = _free_port()
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "MLOPS_METRICS_PORT": "0",
+            **self.env,
+        }
         command = [
             str(Path(sys.executable).parent / "mlops-operator"),
             "run",
@@ -45,7 +61,7 @@ class OperatorProcess:
             str(port),
         ]
         self.starts += 1
-        with open(self.logs / f"operator-{self.starts}.log", "wb") as log:
+        with open(self.logs / f"{self.name}-{self.starts}.log", "wb") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(
             lambda: self._live(port),
@@ -81,7 +97,7 @@ class OperatorProcess:
 
     def log(self) -> str:
         return "\n".join(
-            p.read_text(errors="replace") for p in sorted(self.logs.glob("operator-*.log"))
+            p.read_text(errors="replace") for p in sorted(self.logs.glob(f"{self.name}-*.log"))
         )
 
     def __enter__(self) -> OperatorProcess:
