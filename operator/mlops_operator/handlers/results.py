@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-import fsspec
+from ..artifacts.store import url_to_fs
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,8 @@ DETAIL_KEYS = ("summaryUri", "resultUri")
 
 def _read_json(uri: str) -> dict[str, Any] | None:
     try:
-        with fsspec.open(uri, "rb") as handle:
+        fs, path = url_to_fs(uri)  # s3://: the store's endpoint and credentials
+        with fs.open(path, "rb") as handle:
             document = json.loads(handle.read())
     except FileNotFoundError:
         return None

@@ -83,11 +83,12 @@ class BatchWriter(Generic[Entry]):
         if not self._started:
             # Imported here, not at the first write: a first import on the writer thread
             # would hold the GIL long enough to stall requests.
-            import fsspec
             import pyarrow.parquet  # noqa: F401
 
+            from ..artifacts.store import url_to_fs
+
             try:  # resolves (and imports) the store's filesystem implementation
-                fsspec.core.url_to_fs(self.uri)
+                url_to_fs(self.uri)
             except Exception:
                 log.warning("%s: store %s is not usable yet", self.name, self.uri, exc_info=True)
 
@@ -142,11 +143,16 @@ class BatchWriter(Generic[Entry]):
     def _write(self, entries: list[Entry], rows: int) -> None:
         path = f"{self.uri}/{paths.record_file(datetime.now(UTC), secrets.token_hex(4))}"
         try:
-            import fsspec
             import pyarrow.parquet as pq
 
+            from ..artifacts.store import url_to_fs
+
             table = self.build(entries)
-            with fsspec.open(path, "wb", auto_mkdir=True) as handle:
+            # s3://: the store's endpoint and credentials (MLOPS_S3_ENDPOINT, AWS_*)
+            fs, fs_path = url_to_fs(path)
+            if "file" in fs.protocol:  # S3 has no directories to make
+                fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+            with fs.open(fs_path, "wb") as handle:
                 pq.write_table(table, handle)
             self.counters.files.inc()
         except Exception:
@@ -162,9 +168,9 @@ def _remove_partial(path: str) -> None:
     """A write that failed half-way (a full volume: ENOSPC at the flush) can leave a
     truncated file in the partition, which every reader of the window would trip on."""
     try:
-        import fsspec
+        from ..artifacts.store import url_to_fs
 
-        fs, local = fsspec.core.url_to_fs(path)
+        fs, local = url_to_fs(path)
         if fs.exists(local):
             fs.rm(local)
     except Exception:
