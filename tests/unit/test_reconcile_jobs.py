@@ -142,7 +142,13 @@ def test_compare_job_runs_the_compare_command_in_the_training_jobs_pod() -> None
                             COMPARE_CONFIG)  # fmt: skip
     pod, training_pod = job["spec"]["template"]["spec"], training["spec"]["template"]["spec"]
     assert {**pod, "containers": []} == {**training_pod, "containers": []}
-    assert {**container, "args": []} == {**training_pod["containers"][0], "args": []}
+    same = {"args": [], "volumeMounts": []}
+    assert {**container, **same} == {**training_pod["containers"][0], **same}
+    # The compare pod writes only its namespace's evaluations; it reads the rest of its part.
+    mounts = container["volumeMounts"]
+    assert [m["subPath"] for m in mounts if "subPath" in m and "readOnly" not in m] == [
+        "evaluations/ml"
+    ]
     assert job == compare_job("iris-compare-1a2b3c4d", "ml", labels, MD_OWNER, _comparison(),
                               COMPARE_CONFIG)  # fmt: skip
 

@@ -21,7 +21,7 @@ from ..api.kinds import BATCH_PREDICTION
 from ..api.phases import FINISHED, Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import confinement, reasons
+from . import confinement, pods, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset import version_entry
 from .decision import Decision
@@ -185,6 +185,7 @@ def predict_job(
         node_selector=spec.node_selector,
         tolerations=[t.wire() for t in spec.tolerations] if spec.tolerations else None,
         active_deadline_seconds=spec.active_deadline_seconds,
+        writes=pods.WRITES_BATCH,
     )
     return indexed_job_manifest(
         job_name(body),

@@ -11,7 +11,7 @@ from ..api.kinds import DATASET
 from ..api.phases import Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import confinement, reasons
+from . import confinement, pods, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset_parts import PartsWorld, partitioned, step
 from .decision import Decision
@@ -50,7 +50,12 @@ def profile_job(body: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
         "--store", config.store_uri,
         "--result-uri", result_uri(config, body),
     ]  # fmt: skip
-    settings = JobSettings(image=dataset.spec.image or config.image, args=args, backoff_limit=0)
+    settings = JobSettings(
+        image=dataset.spec.image or config.image,
+        args=args,
+        backoff_limit=0,
+        writes=pods.WRITES_PROFILE,
+    )
     return job_manifest(profile_job_name(body), meta["namespace"], labels, owner, settings, config)
 
 

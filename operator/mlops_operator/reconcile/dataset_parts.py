@@ -19,7 +19,7 @@ from ..api.kinds import DATASET
 from ..api.phases import Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import reasons
+from . import pods, reasons
 from .conditions import Cond
 from .decision import Decision
 from .indexed import index_counts, indexed_job_manifest, note_retries, parse_indexes
@@ -98,7 +98,7 @@ def parts_job(body: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
         meta["namespace"],
         child_labels(DATASET.kind, meta["name"]),
         owner_reference(body),
-        JobSettings(image=spec.image or config.image, args=args),
+        JobSettings(image=spec.image or config.image, args=args, writes=pods.WRITES_PROFILE),
         config,
         completions=spec.partitions,
         parallelism=spec.parallelism,
@@ -114,7 +114,9 @@ def merge_job(body: dict[str, Any], config: OperatorConfig) -> dict[str, Any]:
     meta, spec = body["metadata"], _spec(body)
     args = ["profile-merge", *_common_args(body, spec, config),
             "--result-uri", merge_result_uri(config, body)]  # fmt: skip
-    settings = JobSettings(image=spec.image or config.image, args=args, backoff_limit=2)
+    settings = JobSettings(
+        image=spec.image or config.image, args=args, backoff_limit=2, writes=pods.WRITES_PROFILE
+    )
     return job_manifest(
         merge_job_name(body),
         meta["namespace"],

@@ -37,6 +37,8 @@ class JobSettings:
     backoff_limit: int = 1
     active_deadline_seconds: int | None = None
     ttl_seconds_after_finished: int | None = None
+    # The areas of its namespace's part of the store the pod writes (pods.WRITES_*).
+    writes: tuple[str, ...] = pods.WRITES_TRAIN
 
 
 def job_manifest(
@@ -47,7 +49,7 @@ def job_manifest(
     settings: JobSettings,
     config: OperatorConfig,
 ) -> dict[str, Any]:
-    pod_volumes, mounts = pods.volumes(config)
+    pod_volumes, mounts = pods.volumes(config, namespace, settings.writes)
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
         "image": settings.image,
@@ -172,6 +174,7 @@ def compare_job(
         resources=resources,
         backoff_limit=0,
         active_deadline_seconds=active_deadline_seconds,
+        writes=pods.WRITES_COMPARE,
     )
     return job_manifest(name, namespace, labels, owner, settings, config)
 

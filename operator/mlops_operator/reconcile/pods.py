@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import OperatorConfig
+from .confinement import AREAS
 
 RUN_AS_USER = 10001
 TERMINATION_LOG = "/dev/termination-log"
@@ -57,13 +58,55 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
     return env
 
 
-def volumes(config: OperatorConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(pod volumes, container mounts): a writable /tmp and, for file:// stores, the store PVC."""
+# What each pod writes: areas of its own namespace's part of the store (it reads them all).
+WRITES_PROFILE: tuple[str, ...] = ("datasets", "runs")
+WRITES_TRAIN: tuple[str, ...] = ("models", "runs")
+WRITES_COMPARE: tuple[str, ...] = ("evaluations",)
+WRITES_BATCH: tuple[str, ...] = ("predictions",)
+WRITES_SERVE: tuple[str, ...] = ("samples", "labels")
+
+
+def _store_under_mount(config: OperatorConfig) -> str | None:
+    """The store root relative to the claim's root ("" when they are the same directory), or
+    None when the store is not a file:// directory on the mounted claim."""
+    scheme, _, path = config.store_uri.partition("://")
+    if scheme != "file":
+        return None
+    root, mount = path.rstrip("/"), config.volume.mount_path.rstrip("/")
+    if root == mount:
+        return ""
+    return root[len(mount) + 1 :] if root.startswith(mount + "/") else None
+
+
+def volumes(
+    config: OperatorConfig, namespace: str | None = None, writes: tuple[str, ...] = AREAS
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(pod volumes, container mounts): a writable /tmp and, for file:// stores, the store PVC.
+
+    With a `namespace`, the claim is mounted once per area of the store layout, each time only
+    that namespace's directory (`subPath: <area>/<namespace>`, at the same place it has in the
+    store), read-only unless the pod writes that area: the other namespaces' parts are not in
+    the pod at all (docs/security.md)."""
     pod_volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
     if config.volume.claim_name:
         pod_volumes.append(
             {"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": config.volume.claim_name}}
         )
-        mounts.append({"name": STORE_VOLUME, "mountPath": config.volume.mount_path})
+        relative = _store_under_mount(config)
+        if namespace is None or relative is None:
+            mounts.append({"name": STORE_VOLUME, "mountPath": config.volume.mount_path})
+            return pod_volumes, mounts
+        base = f"{relative}/" if relative else ""
+        mount_path = config.volume.mount_path.rstrip("/")
+        for area in AREAS:
+            sub_path = f"{base}{area}/{namespace}"
+            mount: dict[str, Any] = {
+                "name": STORE_VOLUME,
+                "mountPath": f"{mount_path}/{sub_path}",
+                "subPath": sub_path,
+            }
+            if area not in writes:
+                mount["readOnly"] = True
+            mounts.append(mount)
     return pod_volumes, mounts

@@ -20,7 +20,7 @@ from ..api.modelversion import ModelVersionSpec
 from ..artifacts import paths
 from ..config import OperatorConfig
 from .names import child_name, truncated
-from .pods import container_security, pod_security, store_env, volumes
+from .pods import WRITES_SERVE, container_security, pod_security, store_env, volumes
 
 Track = Literal["stable", "canary"]
 STABLE: Final = "stable"
@@ -138,7 +138,7 @@ def deployment_manifest(
         **selector(deployment, workload.track),
         VERSION_LABEL: workload.version_name,
     }
-    pod_volumes, mounts = volumes(config)
+    pod_volumes, mounts = volumes(config, namespace, WRITES_SERVE)
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": spec.image or config.image,
