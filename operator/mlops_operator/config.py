@@ -104,6 +104,9 @@ class OperatorConfig:
     # file:// prefixes outside the store that sources may name (docs/security.md); none by
     # default: a file:// source must be in its namespace's part of the store.
     allowed_file_prefixes: tuple[str, ...] = ()
+    # A Secret each namespace holds for itself: its pods take their S3 credentials from it
+    # instead of from s3_secret (docs/security.md).
+    s3_namespace_secret: str | None = None
     leadership: Leadership = field(default_factory=Leadership)
 
     @classmethod
@@ -128,6 +131,7 @@ class OperatorConfig:
             lifecycle=lifecycle_from_env(),
             leadership=leadership_from_env(),
             allowed_file_prefixes=_prefixes("MLOPS_ALLOWED_FILE_PREFIXES"),
+            s3_namespace_secret=env("MLOPS_S3_NAMESPACE_SECRET") or None,
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from mlops_operator.artifacts import paths
 from mlops_operator.config import OperatorConfig
-from mlops_operator.reconcile import confinement, reasons
+from mlops_operator.reconcile import confinement, pods, reasons
 from mlops_operator.reconcile.confinement import Rules
 
 FILE = Rules(store_root="file:///var/lib/mlops/store", allowed_file_prefixes=("/data/shared",))
@@ -171,3 +171,22 @@ def test_prefixes_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_ALLOWED_FILE_PREFIXES", "data/relative")
     with pytest.raises(ValueError, match="MLOPS_ALLOWED_FILE_PREFIXES"):
         OperatorConfig.from_env()
+
+
+def test_namespace_s3_secret_replaces_the_operator_wide_one_in_pods() -> None:
+    config = OperatorConfig(store_uri="s3://b/p", s3_secret="wide", s3_namespace_secret="own")
+    env = {e["name"]: e for e in pods.store_env(config)}
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLOPS_S3_ENDPOINT"):
+        assert env[var]["valueFrom"]["secretKeyRef"]["name"] == "own"
+    # The pods carry their namespace's credentials: an s3:// source outside the store is the
+    # namespace's to read.
+    assert not confinement.rules_of(config).operator_s3_credentials
+    source = {"source": {"uri": "s3://elsewhere/x.csv"}}
+    assert confinement.dataset_refusal(source, "b", confinement.rules_of(config)) is None
+    wide = OperatorConfig(store_uri="s3://b/p", s3_secret="wide")
+    refusal = confinement.dataset_refusal(
+        {"source": {"uri": "s3://elsewhere/x.csv", "s3SecretRef": "mine"}},
+        "b",
+        confinement.rules_of(wide),
+    )
+    assert refusal is not None and "MLOPS_S3_NAMESPACE_SECRET" in refusal.message

@@ -52,7 +52,8 @@ def rules_of(config: OperatorConfig) -> Rules:
     return Rules(
         store_root=config.store_uri,
         allowed_file_prefixes=config.allowed_file_prefixes,
-        operator_s3_credentials=config.store_uri.startswith("s3://") or bool(config.s3_secret),
+        operator_s3_credentials=(config.store_uri.startswith("s3://") or bool(config.s3_secret))
+        and not config.s3_namespace_secret,
     )
 
 
@@ -175,7 +176,8 @@ def check(
             field,
             reasons.PATH_NOT_ALLOWED,
             f"{field}: {uri} is outside the store; an s3:// source outside it is read with "
-            "the namespace's own credentials: set s3SecretRef on this source",
+            "the namespace's own credentials, and the operator gives its pods its own: "
+            "ask for MLOPS_S3_NAMESPACE_SECRET (chart: store.s3.namespaceSecret)",
         )
     allowed_schemes = "file://, s3://, https:// or sklearn://" if outside_store else "the store's"
     return Refusal(
@@ -192,8 +194,9 @@ def first(refusals: Iterable[Refusal | None]) -> Refusal | None:
 def _source(field: str, source: dict[str, Any] | None, ns: str, rules: Rules) -> Refusal | None:
     if not source or not source.get("uri"):
         return None
-    own = bool(source.get("s3SecretRef"))
-    return check(f"{field}.uri", str(source["uri"]), ns, rules, own_credentials=own)
+    # A source's s3SecretRef is not what the pod reads with (it carries the store's
+    # credentials), so it does not make an s3:// URI outside the store the namespace's own.
+    return check(f"{field}.uri", str(source["uri"]), ns, rules)
 
 
 def dataset_refusal(spec: dict[str, Any], namespace: str, rules: Rules) -> Refusal | None:

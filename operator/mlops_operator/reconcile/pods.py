@@ -35,9 +35,16 @@ def pod_security() -> dict[str, Any]:
     }
 
 
+def s3_secret_of_pods(config: OperatorConfig) -> str | None:
+    """The Secret (in the pod's own namespace) a pod takes its S3 credentials from: the
+    namespace's own when the operator is configured with one, else the operator-wide name."""
+    return config.s3_namespace_secret or config.s3_secret
+
+
 def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": "MLOPS_STORE", "value": config.store_uri}]
-    if config.s3_secret:
+    secret = s3_secret_of_pods(config)
+    if secret:
         for var, key in (
             ("AWS_ACCESS_KEY_ID", "accessKeyId"),
             ("AWS_SECRET_ACCESS_KEY", "secretAccessKey"),
@@ -48,7 +55,7 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
                     "name": var,
                     "valueFrom": {
                         "secretKeyRef": {
-                            "name": config.s3_secret,
+                            "name": secret,
                             "key": key,
                             "optional": var == S3_ENDPOINT_ENV,
                         }
