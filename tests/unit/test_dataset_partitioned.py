@@ -131,14 +131,16 @@ def test_partitioned_profile_is_within_the_single_pass_bounds(pair: tuple[Any, .
     for col in ("a", "b"):
         ref, cur = frame[col].dropna(), current[col].dropna()
         exact_d = sps.ks_2samp(ref, cur).statistic
-        d = by_name(ks_merged, col).statistic
-        assert d <= exact_d + 1e-12  # the grid's D is a lower bound: no false alarm added
-        if col == "a":
-            assert abs(d - exact_d) < 2e-4
-            exact_w = sps.wasserstein_distance(ref, cur) / ref.std(ddof=0)
-            assert by_name(w_merged, col).statistic == pytest.approx(exact_w, abs=1e-5)
-        else:  # 1e9 outliers: no worse than the single pass's grid
-            assert abs(d - exact_d) <= abs(by_name(ks_one, col).statistic - exact_d) + 2e-4
+        d, error = by_name(ks_merged, col).statistic, by_name(ks_merged, col).error
+        assert d <= exact_d + 1e-12  # the profile's D is a lower bound: no false alarm added
+        # the bound of docs/drift.md, heavy tail (1e9 outliers) or not: within 1/2048
+        assert exact_d <= d + error + 1e-12 and error <= 1 / 2048
+        assert abs(by_name(ks_one, col).statistic - exact_d) <= 1 / 2048
+        exact_w = sps.wasserstein_distance(ref, cur) / ref.std(ddof=0)
+        w = by_name(w_merged, col)
+        assert abs(w.statistic - exact_w) <= w.error + 1e-9 and w.error < 5e-3
+        if col == "a":  # certified within `error`, measured far closer on smooth data
+            assert w.statistic == pytest.approx(exact_w, abs=1e-4)
     chi_merged = check_drift(merged, current, categorical_test="chisquare")
     chi_one = check_drift(one, current, categorical_test="chisquare")
     assert by_name(chi_merged, "c").statistic == pytest.approx(by_name(chi_one, "c").statistic)

@@ -6,6 +6,7 @@ This is what the DriftMonitor runs in a worker thread. Parameter names mirror
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 
 from ..api import driftmonitor as defaults
 from ..api.driftmonitor import CATEGORICAL_TESTS, CORRECTIONS, NUMERIC_TESTS
-from . import stats
+from . import ranks, stats
 from .profile import (
     CategoricalProfile,
     NumericProfile,
@@ -32,6 +33,9 @@ class FeatureResult:
     # Corrected for multiple testing when correction != "none"; None for distances.
     p_value: float | None
     drifted: bool
+    # Bound on |statistic - the statistic on the raw reference rows|: 0 for an exact profile;
+    # for a ranks profile the KS statistic is a lower bound of the exact one, within `error`.
+    error: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -78,21 +82,23 @@ def check_drift(
     if absent:
         raise ValueError(f"features missing from the current window: {', '.join(absent)}")
 
-    raw: list[tuple[str, str, float, float | None]] = []
+    raw: list[tuple[str, str, float, float | None, float]] = []
     for name in names:
         if name in reference.numeric:
-            outcome = _numeric(reference.numeric[name], current[name], numeric_test)
-            raw.append((name, numeric_test, *outcome))
+            statistic, p, error = _numeric(reference.numeric[name], current[name], numeric_test)
+            raw.append((name, numeric_test, statistic, p, error))
         else:
-            outcome = _categorical(reference.categorical[name], current[name], categorical_test)
-            raw.append((name, categorical_test, *outcome))
+            statistic, p = _categorical(
+                reference.categorical[name], current[name], categorical_test
+            )
+            raw.append((name, categorical_test, statistic, p, 0.0))
 
     tested = [i for i, r in enumerate(raw) if r[3] is not None]
     adjusted = stats.adjust_pvalues(np.array([raw[i][3] for i in tested]), correction)
     corrected: dict[int, float] = {i: float(p) for i, p in zip(tested, adjusted, strict=True)}
 
     results = []
-    for i, (name, test, statistic, _) in enumerate(raw):
+    for i, (name, test, statistic, _, error) in enumerate(raw):
         p = corrected.get(i)
         if p is not None:
             drifted = p < p_value
@@ -100,7 +106,7 @@ def check_drift(
             drifted = statistic >= psi
         else:
             drifted = statistic >= distance
-        results.append(FeatureResult(name, test, statistic, p, bool(drifted)))
+        results.append(FeatureResult(name, test, statistic, p, bool(drifted), error))
     share = sum(r.drifted for r in results) / len(results) if results else 0.0
     return DriftReport(
         samples=len(current),
@@ -140,31 +146,49 @@ def compare_datasets(
     )
 
 
-def _numeric(ref: NumericProfile, column: pd.Series, test: str) -> tuple[float, float | None]:
+def _numeric(
+    ref: NumericProfile, column: pd.Series, test: str
+) -> tuple[float, float | None, float]:
+    """(statistic, p-value or None, error bound of the statistic)."""
     x = finite_values(column)
     if ref.count == 0 or len(x) == 0:
         # Nothing to compare on one side: report no evidence of drift.
-        return 0.0, (1.0 if test == "ks" else None)
+        return 0.0, (1.0 if test == "ks" else None), 0.0
     if test == "psi":
-        return _numeric_psi(ref, x), None
+        return _numeric_psi(ref, x), None, 0.0
     if ref.exact:
         assert ref.values is not None and ref.counts is not None
         if test == "ks":
             d = stats.ks_exact(ref.values, ref.counts, x)
-            return d, stats.ks_pvalue(d, ref.count, len(x))
+            return d, stats.ks_pvalue(d, ref.count, len(x)), 0.0
         w = stats.wasserstein_exact(ref.values, ref.counts, x)
-        return stats.normalise_wasserstein(w, ref.std), None
+        return stats.normalise_wasserstein(w, ref.std), None, 0.0
+    if ref.ranks is not None:
+        xs = np.sort(x)
+        if test == "ks":
+            low, high = ranks.ks(ref.ranks, xs)
+            return low, stats.ks_pvalue(low, ref.count, len(x)), high - low
+        w, bound = ranks.wasserstein(ref.ranks, xs)
+        scaled = stats.normalise_wasserstein
+        return scaled(w, ref.std), None, scaled(bound, ref.std)
+    return _numeric_grid(ref, x, test)
+
+
+def _numeric_grid(
+    ref: NumericProfile, x: np.ndarray, test: str
+) -> tuple[float, float | None, float]:
+    """A v1 profile's fixed-width grid (docs/drift.md: no bound on heavy-tailed data)."""
     assert ref.grid_counts is not None
     cells = len(ref.grid_counts)
     hist = stats.grid_histogram(x, ref.grid_lo, ref.grid_width, cells)
     if test == "ks":
-        d, _ = stats.ks_grid(ref.grid_counts, hist)
-        return d, stats.ks_pvalue(d, ref.count, len(x))
+        d, bound = stats.ks_grid(ref.grid_counts, hist)
+        return d, stats.ks_pvalue(d, ref.count, len(x)), bound
     top = ref.grid_lo + cells * ref.grid_width
     below = float(np.sum(ref.grid_lo - x[x < ref.grid_lo])) if hist[0] else 0.0
     above = float(np.sum(x[x >= top] - top)) if hist[-1] else 0.0
     w = stats.wasserstein_grid(ref.grid_counts, hist, ref.grid_width, below, above)
-    return stats.normalise_wasserstein(w, ref.std), None
+    return stats.normalise_wasserstein(w, ref.std), None, math.nan  # no bound measured
 
 
 def _numeric_psi(ref: NumericProfile, x: np.ndarray) -> float:

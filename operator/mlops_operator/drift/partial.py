@@ -1,27 +1,27 @@
 """Mergeable partial profiles: a reference profile computed partition by partition, in bounded
-memory, whose merge equals the profile of all the rows taken at once.
+memory, with the same drift bounds as the profile of all the rows taken at once.
 
 Each numeric column keeps, per partition (and per streamed batch):
 
 * count, missing, mean and the sum of squared deviations (merged with Chan et al.'s update);
 * min and max;
 * its distinct values with their counts while there are at most `sample_size` of them (the
-  profile's exact form), dropped for good beyond that;
-* an **aligned grid**: cells of width 2**e whose edges are the multiples of 2**e, e the
-  smallest exponent that spans [min, max] in at most `grid` cells. A value's cell is
-  floor(x / 2**e), computed exactly (scaling by a power of two is exact), so the cells of a
-  finer grid nest exactly in a coarser one: partitions (or batches) that saw narrower ranges
-  coarsen to the merged exponent by an integer shift, and the merged counts are the counts a
-  single pass over all rows gives. The exponent depends only on the final min and max.
+  profile's exact form, identical to one pass), dropped for good beyond that;
+* a **rank summary** (drift/ranks.py) with certified count brackets: streamed batches are
+  pooled up to `POOL` values, each pool is summarised exactly at 4x the single pass's
+  resolution, and every merge (pool into partition, partition into partition) keeps the gap
+  uncertainty under `MERGE_LIMIT` = 1/2048 of the rows merged so far. A merge cannot lose
+  that bound: the uncertainty of a merged gap is at most the sum of the uncertainties of the
+  gaps it lies in, and `compress` only drops cuts while the limit holds. So the merged
+  profile's KS bound is the single pass's (< 1/2048), whatever the partitioning and order of
+  the rows; it keeps more cuts than one pass (about 3x) to do so.
 
 Categorical columns keep every category's count (merged by addition); the profile keeps the
 `max_categories` most frequent, as a single pass does.
 
-`to_profile()` gives the same `ReferenceProfile` as a single pass of this module over all rows:
-identical counts, bins and cells; mean and std equal up to floating-point summation order.
-Compared with `build_reference_profile`'s grid (exactly `grid` cells from min to max), the
-aligned grid's cells are at most twice as wide; the drift bounds of docs/drift.md are stated
-for it in tests/unit/test_drift_partial.py.
+A partial of format v1 (an aligned fixed-width grid, written before this version) is still
+read: its grid becomes a certified summary whose uncertainty is the heaviest cell's mass, which
+the merged profile carries (and `check_drift` reports as the feature's `error`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import ranks
 from .profile import (
     DEFAULT_GRID,
     DEFAULT_MAX_CATEGORIES,
@@ -42,29 +43,18 @@ from .profile import (
     ReferenceProfile,
     category_counts,
     finite_values,
-    psi_cuts,
 )
+from .ranks import RankSummary
 
-FORMAT = "mlops.dev/partial-profile/v1"
-# Cell indices stay exact integers in float64 below this.
-_EXACT_INDEX = 2.0**52
-
-
-def grid_exponent(lo: float, hi: float, grid: int) -> int:
-    """The smallest e with [lo, hi] inside `grid` aligned cells of width 2**e (and every cell
-    index an exact integer in float64)."""
-    top = max(abs(lo), abs(hi))
-    e = (math.frexp(top)[1] - 52) if top > 0 else -1074
-    span = hi - lo
-    if span > 0:
-        e = max(e, math.ceil(math.log2(span / grid)) - 1)
-    while math.floor(math.ldexp(hi, -e)) - math.floor(math.ldexp(lo, -e)) + 1 > grid:
-        e += 1
-    return e
-
-
-def _cells(values: np.ndarray, e: int) -> np.ndarray:
-    return np.floor(np.ldexp(values, -e)).astype(np.int64)
+FORMAT = "mlops.dev/partial-profile/v2"
+LEGACY_FORMAT = "mlops.dev/partial-profile/v1"
+# A batch is summarised four times finer than a single-pass profile, and a merge keeps every
+# gap uncertainty under 1/2048 of the rows: the single pass's KS bound (docs/drift.md).
+BATCH_CELLS = 4 * ranks.CELLS
+MERGE_LIMIT = 1 / ranks.CELLS
+# Small streamed batches are pooled (at most this many values per column) before they are
+# summarised: the same bound, far fewer merges.
+POOL = 65536
 
 
 @dataclass
@@ -76,36 +66,49 @@ class NumericPartial:
     min: float = math.inf
     max: float = -math.inf
     distinct: dict[float, int] | None = field(default_factory=dict)
-    exponent: int | None = None
-    first: int = 0  # absolute index of cells[0]
-    cells: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    summary: RankSummary = field(default_factory=ranks.empty)
+    pool: list[np.ndarray] = field(default_factory=list)  # finite values not summarised yet
 
-    def add(self, series: pd.Series, sample_size: int, grid: int) -> None:
+    def add(self, series: pd.Series, sample_size: int, grid: int = 0) -> None:
+        del grid  # the v1 aligned grid's size, no longer used
         x = finite_values(series)
-        other = NumericPartial(missing=len(series) - len(x))
+        self.missing += len(series) - len(x)
+        self.pool.append(x)
+        if sum(len(p) for p in self.pool) >= POOL:
+            self.flush(sample_size)
+
+    def flush(self, sample_size: int) -> None:
+        """Fold the pooled values in."""
+        if not self.pool:
+            return
+        x = np.concatenate(self.pool)
+        self.pool = []
+        other = NumericPartial()
         if len(x):
-            values, counts = np.unique(x, return_counts=True)
+            xs = np.sort(x)
             other.count, other.mean = len(x), float(x.mean())
             other.m2 = float(((x - other.mean) ** 2).sum())
-            other.min, other.max = float(values[0]), float(values[-1])
-            if len(values) <= sample_size:
-                other.distinct = dict(zip(values.tolist(), counts.tolist(), strict=True))
+            other.min, other.max = float(xs[0]), float(xs[-1])
+            starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
+            if len(starts) <= sample_size:
+                counts = np.diff(np.append(starts, len(xs)))
+                other.distinct = dict(zip(xs[starts].tolist(), counts.tolist(), strict=True))
             else:
                 other.distinct = None
-            other.exponent = grid_exponent(other.min, other.max, grid)
-            cells = _cells(values, other.exponent)
-            other.first = int(cells[0])
-            other.cells = np.bincount(cells - other.first, weights=counts).astype(np.int64)
-        self.merge(other, sample_size, grid)
+            other.summary = ranks.from_sorted(xs, BATCH_CELLS)
+        self.merge(other, sample_size)
 
-    def merge(self, other: NumericPartial, sample_size: int, grid: int) -> None:
+    def merge(self, other: NumericPartial, sample_size: int, grid: int = 0) -> None:
+        del grid
+        self.flush(sample_size)
+        other.flush(sample_size)
         self.missing += other.missing
         if not other.count:
             return
         if not self.count:
             self.count, self.mean, self.m2 = other.count, other.mean, other.m2
             self.min, self.max, self.distinct = other.min, other.max, other.distinct
-            self.exponent, self.first, self.cells = other.exponent, other.first, other.cells
+            self.summary = other.summary
             return
         n = self.count + other.count
         delta = other.mean - self.mean
@@ -120,17 +123,13 @@ class NumericPartial:
                 self.distinct = None
         else:
             self.distinct = None
-        e = grid_exponent(self.min, self.max, grid)
-        first = math.floor(math.ldexp(self.min, -e))
-        last = math.floor(math.ldexp(self.max, -e))
-        merged = np.zeros(last - first + 1, dtype=np.int64)
-        for part in (self, other):
-            assert part.exponent is not None and part.exponent <= e
-            index = (np.arange(len(part.cells), dtype=np.int64) + part.first) >> (e - part.exponent)
-            np.add.at(merged, index - first, part.cells)
-        self.exponent, self.first, self.cells = e, first, merged
+        merged = ranks.merge(self.summary, other.summary)
+        # Wasserstein: no gap may hold more than 4/CELLS**2 of n * std (docs/drift.md)
+        area = 4 * math.sqrt(max(self.m2, 0.0) / n) * n / ranks.CELLS**2
+        self.summary = ranks.compress(merged, math.floor(n * MERGE_LIMIT), area)
 
     def to_profile(self, sample_size: int, bins: int) -> NumericProfile:
+        self.flush(sample_size)
         if not self.count:
             return NumericProfile(
                 count=0, missing=self.missing, mean=math.nan, std=math.nan, min=math.nan,
@@ -154,20 +153,17 @@ class NumericPartial:
             return NumericProfile(
                 **stats, psi_edges=edges, psi_counts=psi, values=values, counts=counts
             )
-        assert self.exponent is not None
-        width = math.ldexp(1.0, self.exponent)
-        lo = math.ldexp(float(self.first), self.exponent)
-        cuts = psi_cuts(self.cells, bins)
-        return NumericProfile(
-            **stats,
-            psi_edges=lo + cuts * width,
-            psi_counts=np.add.reduceat(self.cells, np.concatenate([[0], cuts])),
-            grid_lo=lo,
-            grid_width=width,
-            grid_counts=self.cells.astype(np.int64),
-        )
+        s = self.summary
+        # PSI bins [e_i, e_i+1) at the cuts nearest the quantiles i/bins; a bin's reference
+        # count is the middle of its certified bracket (within the summary's uncertainty).
+        cuts = ranks.quantile_cuts(s, bins)
+        below = np.rint((s.lt_lo[cuts] + s.lt_hi[cuts]) / 2).astype(np.int64)
+        psi = np.diff(np.concatenate([[0], below, [self.count]])).astype(np.int64)
+        return NumericProfile(**stats, psi_edges=s.values[cuts], psi_counts=psi, ranks=s)
 
     def doc(self) -> dict[str, Any]:
+        assert not self.pool, "flush() before doc()"
+
         def num(v: float) -> float | None:
             return None if math.isinf(v) else v
 
@@ -176,7 +172,7 @@ class NumericPartial:
             "min": num(self.min), "max": num(self.max),
             "distinct": None if self.distinct is None
             else [[v, c] for v, c in sorted(self.distinct.items())],
-            "exponent": self.exponent, "first": self.first, "cells": self.cells.tolist(),
+            "ranks": ranks.to_doc(self.summary),
         }  # fmt: skip
 
     @classmethod
@@ -188,9 +184,32 @@ class NumericPartial:
             max=-math.inf if d["max"] is None else float(d["max"]),
             distinct=None if d["distinct"] is None
             else {float(v): int(c) for v, c in d["distinct"]},
-            exponent=d["exponent"], first=int(d["first"]),
-            cells=np.asarray(d["cells"], dtype=np.int64),
+            summary=ranks.from_doc(d["ranks"]) if "ranks" in d else _from_grid(d),
         )  # fmt: skip
+
+
+def _from_grid(d: dict[str, Any]) -> RankSummary:
+    """A v1 partial's aligned grid as a certified summary: a cut at every occupied cell's left
+    edge, with the exact count below it; the count at the edge is only known up to the cell's
+    mass, which is the uncertainty the merged profile reports (large on heavy tails)."""
+    cells = np.asarray(d["cells"], dtype=np.int64)
+    if d["exponent"] is None or not cells.sum():
+        return ranks.empty()
+    occupied = np.flatnonzero(cells)
+    lt = np.cumsum(cells)[occupied] - cells[occupied]
+    edges = np.ldexp((np.float64(d["first"]) + occupied).astype(np.float64), int(d["exponent"]))
+    edges[0] = float(d["min"])  # the first occupied cell starts at the minimum's value
+    total = int(cells.sum())
+    values = np.append(edges, float(d["max"]))
+    lt_lo = np.append(lt, lt[-1])  # values below the maximum: at least those below its cell
+    lt_hi = np.append(lt, total - 1)
+    le_lo = np.append(lt, total)
+    le_lo[0] = 1  # the minimum itself
+    le_hi = np.append(lt + cells[occupied], total)
+    if values[-1] == values[-2]:  # the maximum sits on the last occupied cell's edge
+        values, le_lo, le_hi, lt_lo, lt_hi = (a[:-1] for a in (values, le_lo, le_hi, lt_lo, lt_hi))
+        le_lo[-1] = le_hi[-1] = total
+    return RankSummary(total, values, le_lo, le_hi, lt_lo, lt_hi)
 
 
 def weighted_quantiles(values: np.ndarray, counts: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -234,7 +253,7 @@ class PartialProfile:
         """Fold one batch of rows in."""
         self.rows += len(frame)
         for name in self.numeric_columns:
-            self.numeric[name].add(frame[name], self.sample_size, self.grid)
+            self.numeric[name].add(frame[name], self.sample_size)
         for name in self.categorical_columns:
             counts = category_counts(frame[name])
             target = self.categorical[name]
@@ -245,7 +264,7 @@ class PartialProfile:
     def merge(self, other: PartialProfile) -> None:
         self.rows += other.rows
         for name in self.numeric_columns:
-            self.numeric[name].merge(other.numeric[name], self.sample_size, self.grid)
+            self.numeric[name].merge(other.numeric[name], self.sample_size)
         for name in self.categorical_columns:
             target = self.categorical[name]
             for key, value in other.categorical[name].items():
@@ -272,6 +291,8 @@ class PartialProfile:
         )
 
     def to_json(self) -> bytes:
+        for partial in self.numeric.values():
+            partial.flush(self.sample_size)
         doc = {
             "format": FORMAT,
             "numericColumns": self.numeric_columns,
@@ -286,7 +307,7 @@ class PartialProfile:
     @classmethod
     def from_json(cls, data: bytes) -> PartialProfile:
         doc = json.loads(data)
-        if doc.get("format") != FORMAT:
+        if doc.get("format") not in (FORMAT, LEGACY_FORMAT):
             raise ValueError(f"unsupported partial profile format {doc.get('format')!r}")
         return cls(
             numeric_columns=list(doc["numericColumns"]),

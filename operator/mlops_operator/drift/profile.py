@@ -5,10 +5,14 @@ A numeric feature is kept in one of two forms:
 * ``exact`` - the distinct reference values with their counts, used when the
   column has at most ``sample_size`` distinct values. Every statistic computed
   against it equals the one computed on the raw reference column.
-* ``grid`` - a fine uniform histogram (``grid`` cells, default 16384) spanning
-  the reference range. Checks bin the current window on the same grid in one
-  linear pass (no sort), which is what makes a check cheaper than sorting the
-  window. Approximation bounds are in docs/drift.md.
+* ``ranks`` - cut points in rank space (drift/ranks.py): every n/2048-th order
+  statistic, min, max, both sides of the widest jumps, each with its exact count
+  of reference values <= and < it. The KS error is below 1/2048 whatever the
+  data (heavy tails, outliers, point masses, ties); bounds in docs/drift.md.
+
+Profiles of format v1 may hold a third form, ``grid`` (a fixed-width histogram over
+[min, max]); they are still read and checked as before, with a warning that their error
+is not bounded on heavy-tailed data (rebuild the Dataset version for a v2 profile).
 
 A categorical feature keeps the counts of its ``max_categories`` most frequent
 values; the rest of the reference is pooled into an explicit ``other`` count.
@@ -17,6 +21,7 @@ values; the rest of the reference is pooled into an explicit ``other`` count.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FORMAT = "mlops.dev/drift-profile/v1"
-DEFAULT_GRID = 16384
+from . import ranks as rank_summary
+from .ranks import RankSummary
+
+FORMAT = "mlops.dev/drift-profile/v2"
+FORMAT_VERSION = 2
+LEGACY_FORMATS = ("mlops.dev/drift-profile/v1",)
+DEFAULT_GRID = 16384  # the v1 grid form; profiles are no longer built with it
+log = logging.getLogger(__name__)
 DEFAULT_MAX_CATEGORIES = 1000
 
 
@@ -65,7 +76,8 @@ class NumericProfile:
     counts: np.ndarray | None = None  # exact form: their counts
     grid_lo: float = 0.0  # grid form: left edge of cell 0
     grid_width: float = 0.0  # grid form: cell width
-    grid_counts: np.ndarray | None = None  # grid form: reference count per cell
+    grid_counts: np.ndarray | None = None  # grid form (v1 profiles only): count per cell
+    ranks: RankSummary | None = None  # ranks form: cut points in rank space
 
     @property
     def exact(self) -> bool:
@@ -97,6 +109,7 @@ class ReferenceProfile:
     def to_json(self) -> bytes:
         doc = {
             "format": self.format,
+            "formatVersion": FORMAT_VERSION if self.format == FORMAT else 1,
             "rows": self.rows,
             "numeric": {name: _numeric_doc(p) for name, p in self.numeric.items()},
             "categorical": {
@@ -116,11 +129,20 @@ class ReferenceProfile:
     @classmethod
     def from_json(cls, data: bytes) -> ReferenceProfile:
         doc = json.loads(data)
-        if doc.get("format") != FORMAT:
+        if doc.get("format") != FORMAT and doc.get("format") not in LEGACY_FORMATS:
             raise ValueError(f"unsupported drift profile format {doc.get('format')!r}")
+        numeric = {name: _numeric_from_doc(d) for name, d in doc["numeric"].items()}
+        legacy = sorted(name for name, p in numeric.items() if p.grid_counts is not None)
+        if legacy:
+            log.warning(
+                "drift profile of format %s keeps %s on a fixed-width grid: checked as before, "
+                "but its KS/PSI error is not bounded on heavy-tailed data (docs/drift.md); "
+                "profile the Dataset again for a %s profile",
+                doc.get("format"), ", ".join(legacy), FORMAT,
+            )  # fmt: skip
         return cls(
             rows=int(doc["rows"]),
-            numeric={name: _numeric_from_doc(d) for name, d in doc["numeric"].items()},
+            numeric=numeric,
             categorical={
                 name: CategoricalProfile(
                     count=int(d["count"]),
@@ -130,6 +152,7 @@ class ReferenceProfile:
                 )
                 for name, d in doc["categorical"].items()
             },
+            format=str(doc["format"]),
             targets=[str(t) for t in doc.get("targets") or []],
         )
 
@@ -149,8 +172,9 @@ def build_reference_profile(
     """Profile ``frame`` for later drift checks.
 
     The profile is deterministic: ``seed`` is accepted for API stability but
-    no step samples at random (exact values are kept in full, large columns go
-    to the grid).
+    no step samples at random (exact values are kept in full, columns with more
+    than ``sample_size`` distinct values are summarised in rank space). ``grid`` is
+    accepted for API stability and no longer used.
     """
     del seed
     targets = [t for t in targets if t not in numeric and t not in categorical]
@@ -166,7 +190,7 @@ def build_reference_profile(
     return ReferenceProfile(
         rows=len(frame),
         numeric={
-            name: _profile_numeric(frame[name], sample_size, bins, grid)
+            name: _profile_numeric(frame[name], sample_size, bins)
             for name in [*numeric, *numeric_targets]
         },
         categorical={
@@ -177,7 +201,7 @@ def build_reference_profile(
     )
 
 
-def _profile_numeric(series: pd.Series, sample_size: int, bins: int, grid: int) -> NumericProfile:
+def _profile_numeric(series: pd.Series, sample_size: int, bins: int) -> NumericProfile:
     x = finite_values(series)
     missing = len(series) - len(x)
     if len(x) == 0:
@@ -193,46 +217,28 @@ def _profile_numeric(series: pd.Series, sample_size: int, bins: int, grid: int) 
             values=np.empty(0),
             counts=np.empty(0, dtype=np.int64),
         )
+    xs = np.sort(x)
     stats: dict[str, Any] = {
         "count": len(x),
         "missing": missing,
         "mean": float(x.mean()),
         "std": float(x.std()),
-        "min": float(x.min()),
-        "max": float(x.max()),
+        "min": float(xs[0]),
+        "max": float(xs[-1]),
     }
-    values, counts = np.unique(x, return_counts=True)
-    if len(values) <= sample_size:
-        edges = np.unique(np.quantile(x, np.arange(1, bins) / bins))
-        psi_counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+    # PSI bins: the reference quantiles i/bins, counted exactly (either form)
+    edges = np.unique(np.quantile(xs, np.arange(1, bins) / bins))
+    below = np.searchsorted(xs, edges, side="left")  # bins are [e_i, e_i+1)
+    psi_counts = np.diff(np.concatenate([[0], below, [len(xs)]])).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
+    if len(starts) <= sample_size:
+        counts = np.diff(np.append(starts, len(xs))).astype(np.int64)
         return NumericProfile(
-            **stats,
-            psi_edges=edges,
-            psi_counts=psi_counts,
-            values=values,
-            counts=counts.astype(np.int64),
+            **stats, psi_edges=edges, psi_counts=psi_counts, values=xs[starts], counts=counts
         )
-    lo = stats["min"]
-    # The maximum sits half a cell inside the last cell, safe from rounding.
-    width = (stats["max"] - lo) / (grid - 0.5)
-    cells = np.bincount(grid_index(x, lo, width, grid), minlength=grid + 2)[1:-1]
-    cuts = psi_cuts(cells, bins)
     return NumericProfile(
-        **stats,
-        psi_edges=lo + cuts * width,
-        psi_counts=np.add.reduceat(cells, np.concatenate([[0], cuts])),
-        grid_lo=lo,
-        grid_width=width,
-        grid_counts=cells.astype(np.int64),
+        **stats, psi_edges=edges, psi_counts=psi_counts, ranks=rank_summary.from_sorted(xs)
     )
-
-
-def psi_cuts(cells: np.ndarray, bins: int) -> np.ndarray:
-    """Grid cell boundaries nearest to the reference quantiles i/bins (distinct, interior)."""
-    cumulative = np.cumsum(cells)
-    targets = np.arange(1, bins) * (cumulative[-1] / bins)
-    cuts = np.searchsorted(cumulative, targets, side="left") + 1
-    return np.unique(cuts[(cuts > 0) & (cuts < len(cells))])
 
 
 def _profile_categorical(series: pd.Series, max_categories: int) -> CategoricalProfile:
@@ -280,6 +286,8 @@ def _numeric_doc(p: NumericProfile) -> dict[str, Any]:
     if p.exact:
         assert p.values is not None and p.counts is not None
         doc["exact"] = {"values": _floats(p.values), "counts": p.counts.tolist()}
+    elif p.ranks is not None:
+        doc["ranks"] = rank_summary.to_doc(p.ranks)
     else:
         assert p.grid_counts is not None
         doc["grid"] = {"lo": p.grid_lo, "width": p.grid_width, "counts": p.grid_counts.tolist()}
@@ -306,6 +314,8 @@ def _numeric_from_doc(d: dict[str, Any]) -> NumericProfile:
             values=np.asarray(d["exact"]["values"], dtype=np.float64),
             counts=np.asarray(d["exact"]["counts"], dtype=np.int64),
         )
+    if "ranks" in d:
+        return NumericProfile(**common, ranks=rank_summary.from_doc(d["ranks"]))
     g = d["grid"]
     return NumericProfile(
         **common,
