@@ -78,7 +78,9 @@ def test_outside_namespace_message_names_both_namespaces() -> None:
     assert refusal is not None
     assert "outside namespace b's part of the store" in refusal.message
     assert "namespace a's" in refusal.message
-    assert "datasets/b/" in refusal.message
+    assert "{datasets,models,runs,samples,labels,production,evaluations,predictions}/b/" in (
+        refusal.message
+    )
 
 
 def test_not_allowed_message_lists_the_allowed_prefixes() -> None:

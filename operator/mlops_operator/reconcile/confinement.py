@@ -96,7 +96,8 @@ def _store_location(root: str) -> tuple[str, str]:
 
 
 def namespace_part(namespace: str) -> str:
-    return ", ".join(f"{area}/{namespace}/" for area in AREAS)
+    """The namespace's part of the store, brace-expanded: `{datasets,models,...}/<ns>/`."""
+    return f"{{{','.join(AREAS)}}}/{namespace}/"
 
 
 def _in_store(field: str, uri: str, relative: str, namespace: str) -> Refusal | None:
