@@ -98,6 +98,14 @@ def _monitor(name: str, labels: str) -> dict[str, Any]:
     )
 
 
+def _symlink(store_root: str, b: str, target: str) -> str:
+    """A file in b's part of the store that is a symlink to `target` (in a's part)."""
+    link = Path(store_root.removeprefix("file://")) / "models" / b / "iris" / SHA / "model.onnx"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target.removeprefix("file://"))
+    return f"{store_root}/models/{b}/iris/{SHA}/model.onnx"
+
+
 def _admission_error(objects: Objects, body: dict[str, Any]) -> str:
     with pytest.raises(kubernetes.client.ApiException) as caught:
         objects.create(body)
@@ -266,6 +274,9 @@ def test_namespace_b_cannot_reach_namespace_a(
          lambda: _model_version("iris-v4", f"{store_root}/models/{b}/iris/{SHA}/model.onnx",
                                 lineage={"runUri": tenant_a["run"]}),
          "ModelVersion", "spec.lineage.runUri", "OutsideNamespace"),
+        ("ModelVersion spec.artifact.uri -> b's path, a symlink to a's model",
+         lambda: _model_version("iris-v5", _symlink(store_root, b, tenant_a["model"])),
+         "ModelVersion", "spec.artifact.uri", "OutsideNamespace"),
         ("BatchPrediction spec.input.source.uri -> a's predictions",
          lambda: _batch("preds", tenant_a["predictions"]),
          "BatchPrediction", "spec.input.source.uri", "OutsideNamespace"),

@@ -13,6 +13,7 @@ from ..api.kinds import DATASET, DRIFT_MONITOR, MODEL_DEPLOYMENT, MODEL_VERSION,
 from ..config import OperatorConfig
 from ..drift.plan import CheckOutcome, CheckPlan
 from ..performance.plan import PerformanceOutcome, PerformancePlan
+from ..reconcile import confinement
 from ..reconcile import driftmonitor as decide
 from ..reconcile.conditions import condition_value
 from ..reconcile.storage.retention import Limits, limits
@@ -71,6 +72,25 @@ def _performance_check(plan: PerformancePlan) -> PerformanceOutcome:
     return run_performance_check(Store(CONFIG.store_uri), plan)
 
 
+def _escape(
+    namespace: str, plan: CheckPlan, performance: PerformancePlan | None
+) -> confinement.Refusal | None:
+    """A file the check would read that links out of the namespace's part of the store."""
+    from ..artifacts.symlinks import escape
+
+    roots = confinement.namespace_roots(CONFIG.store_uri, namespace)
+    reads = [("the reference profile", plan.reference_uri), ("the samples", plan.source_uri)]
+    if performance is not None:
+        reads.append(("the labels", performance.labels_uri))
+        if performance.labels_source is not None:
+            reads.append(("spec.performance.labels.uri", performance.labels_source.uri))
+    for field, uri in reads:
+        found = escape(uri, roots)
+        if found is not None:
+            return confinement.escaped(field, found, namespace)
+    return None
+
+
 async def observe(body: dict[str, Any], moment: datetime) -> decide.Observed:
     """Read what the monitor depends on (only what its spec needs); run a due check."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -111,6 +131,9 @@ async def observe(body: dict[str, Any], moment: datetime) -> decide.Observed:
             )
     plans = decide.check_to_run(body, observed, moment, CONFIG.store_uri)
     if plans is not None:
+        plan, performance = plans
+        observed.escape = await asyncio.to_thread(_escape, namespace, plan, performance)
+    if plans is not None and observed.escape is None:
         plan, performance = plans
         observed.check = decide.Check(plan, await asyncio.to_thread(_check, plan))
         if performance is not None:

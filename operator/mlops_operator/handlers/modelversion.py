@@ -9,8 +9,8 @@ from typing import Any
 
 from ..api.kinds import MODEL_VERSION
 from ..config import OperatorConfig
+from ..reconcile import confinement, reasons
 from ..reconcile import modelversion as decide
-from ..reconcile import reasons
 from .common import carry_out, now
 
 LOAD_CHECK_TIMEOUT = 120.0
@@ -25,6 +25,16 @@ def _checksum(artifact: dict[str, Any]) -> tuple[str, str] | None:
     except ArtifactError as error:
         return error.reason, str(error)
     return None
+
+
+def _escape(plain: dict[str, Any]) -> confinement.Refusal | None:
+    """The artifact (a file:// store's) is a symlink out of the namespace's part of it."""
+    from ..artifacts.symlinks import escape
+
+    namespace = plain["metadata"]["namespace"]
+    roots = confinement.namespace_roots(CONFIG.store_uri, namespace)
+    found = escape(plain["spec"]["artifact"]["uri"], roots)
+    return None if found is None else confinement.escaped("spec.artifact.uri", found, namespace)
 
 
 async def _load_check(artifact: dict[str, Any]) -> tuple[str, str] | None:
@@ -56,7 +66,7 @@ async def reconcile(plain: dict[str, Any]) -> float | None:
     if not decide.needs_verification(plain, moment):
         return decide.next_verification_in(plain, moment)
     artifact = plain["spec"]["artifact"]
-    refusal = decide.refusal_of(plain, CONFIG)
+    refusal = decide.refusal_of(plain, CONFIG) or await asyncio.to_thread(_escape, plain)
     if refusal is not None:  # another namespace's part of the store: never read
         decision = decide.decide(plain, None, moment, refusal)
         await carry_out(MODEL_VERSION, plain, decision)

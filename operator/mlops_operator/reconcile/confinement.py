@@ -265,3 +265,21 @@ def refused(body: dict[str, Any], refusal: Refusal, **status: Any) -> Decision:
     if (previous.get("reason"), previous.get("message")) != (refusal.reason, refusal.message):
         decision.warn(refusal.reason, refusal.message)
     return decision
+
+
+def namespace_roots(store_root: str, namespace: str) -> list[str]:
+    """The local directories of the namespace's part of a file:// store ([] on S3)."""
+    scheme, location = _store_location(store_root)
+    if scheme != "file":
+        return []
+    return [f"{location.rstrip('/')}/{area}/{namespace}" for area in AREAS]
+
+
+def escaped(field: str, path: str, namespace: str) -> Refusal:
+    """A path the operator was about to read that links out of the namespace's part."""
+    return Refusal(
+        field,
+        reasons.OUTSIDE_NAMESPACE,
+        f"{field}: {path} is a symlink that leads outside namespace {namespace}'s part of "
+        "the store; it is not read",
+    )

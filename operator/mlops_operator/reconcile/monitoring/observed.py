@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...api.driftmonitor import DriftMonitor, DriftMonitorSpec
 from ...drift.plan import CheckOutcome, CheckPlan
 from ...performance.plan import PerformanceOutcome, PerformancePlan
+from ..confinement import Refusal
 from ..decision import Decision
 from ..storage.retention import Limits
 
@@ -59,6 +60,9 @@ class Observed:
     # The retention of the watched deployment's samples (its spec.retention over the
     # operator's default; reconcile/storage/retention.py), None for a datasetRef monitor.
     retention: Limits | None = None
+    # A file the check would read links out of the namespace's part of the store
+    # (reconcile/confinement.escaped): no check ran, the monitor says so.
+    escape: Refusal | None = None
 
 
 @dataclass

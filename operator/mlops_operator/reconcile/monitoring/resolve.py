@@ -86,6 +86,8 @@ def plan_check(
     refusal = confinement.monitor_refusal(body.get("spec") or {}, namespace, rules)
     if refusal is not None:
         return Problem(refusal.reason, refusal.message)
+    if observed.escape is not None:
+        return Problem(observed.escape.reason, observed.escape.message)
     plan = _plan_check(body, observed, store_root, now)
     if isinstance(plan, Problem):
         return plan
