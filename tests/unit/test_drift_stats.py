@@ -110,6 +110,7 @@ def grid_setup(ref: np.ndarray, cells: int) -> tuple[float, float, np.ndarray]:
     return lo, width, counts
 
 
+# The fixed-width grid: what profiles of format v1 hold (still read and checked).
 @pytest.mark.parametrize("seed", range(4))
 def test_grid_approximations_within_stated_bounds(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -164,7 +164,11 @@ def _numeric(
         w = stats.wasserstein_exact(ref.values, ref.counts, x)
         return stats.normalise_wasserstein(w, ref.std), None, 0.0
     if ref.ranks is not None:
-        xs = np.sort(x)
+        if x.flags.writeable and not np.may_share_memory(x, column.to_numpy()):
+            x.sort()  # finite_values made a copy already: sort it in place
+            xs = x
+        else:
+            xs = np.sort(x)
         if test == "ks":
             low, high = ranks.ks(ref.ranks, xs)
             return low, stats.ks_pvalue(low, ref.count, len(x)), high - low
