@@ -35,7 +35,8 @@ RUN site=/opt/mlops/venv/lib/python3.11/site-packages \
  && find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' -o -name '*.hpp' -o -name '*.c' -o -name '*.cpp' \) -delete \
  && ! grep -rlq --include='*.py' -e 'kubernetes\.aio' -e 'from kubernetes import aio' "$site" \
  && mkdir -p /opt/mlops/venv/lib/native \
- && ln -s "$(ls "$site"/xgboost_cpu.libs/libgomp-*.so* | head -n 1)" /opt/mlops/venv/lib/native/libgomp.so.1
+ && ln -s "$(ls "$site"/xgboost_cpu.libs/libgomp-*.so* | head -n 1)" /opt/mlops/venv/lib/native/libgomp.so.1 \
+ && /opt/mlops/venv/bin/python -c 'import s3fs, aiobotocore'  # store.type s3 needs them in the image
 
 # --- app: a wheel of the project, installed into that venv by a throwaway pip ---
 FROM deps AS app
