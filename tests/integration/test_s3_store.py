@@ -19,6 +19,7 @@ from typing import Any
 
 import kubernetes
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import s3fs
@@ -36,6 +37,7 @@ from tests.support.minio import MinioServer, minio_server
 import mlops_operator.handlers
 from mlops_operator.artifacts.errors import ArtifactMissing, ChecksumMismatch, ReadOnlySource
 from mlops_operator.artifacts.store import PART_SIZE_ENV, Store, part_size_from_env
+from mlops_operator.serving.writer import BatchWriter, WriterCounters
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +145,42 @@ def test_part_size_setting(monkeypatch: pytest.MonkeyPatch, minio: MinioServer) 
             part_size_from_env({PART_SIZE_ENV: bad})
     monkeypatch.setenv(PART_SIZE_ENV, "8")
     assert Store(f"s3://{minio.bucket}/x", minio.storage_options()).part_size == 8 * MIB
+
+
+class Count:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+def test_model_server_writes_samples_to_s3(
+    monkeypatch: pytest.MonkeyPatch, minio: MinioServer, store: Store
+) -> None:
+    """The model server's sample and label writer reaches the store's S3 endpoint from the
+    environment a serving pod gets (MLOPS_S3_ENDPOINT, AWS_*), not fsspec's AWS default."""
+    for name, value in minio.env().items():
+        monkeypatch.setenv(name, value)
+    counters = WriterCounters(Count(), Count(), Count(), Count(), None)
+    uri = f"{store.root}/samples/ns/iris/iris-v1"
+    writer: BatchWriter[int] = BatchWriter(
+        uri, lambda entries: pa.table({"x": entries}), name="samples", batch_size=1000,
+        flush_seconds=3600, max_entries=100, max_rows=None, counters=counters,
+    )  # fmt: skip
+    writer.start()
+    assert all(writer.put(i, 1) for i in range(5))
+    writer.close(timeout=120)  # writes what is pending, then stops
+    assert counters.write_errors.value == 0 and counters.files.value == 1
+    (written,) = store.find("samples/ns/iris/iris-v1")
+    assert written.name.startswith("dt=") and written.name.endswith(".parquet")
+    assert pq.read_table(io.BytesIO(store.read_bytes(written.uri)))["x"].to_pylist() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 # --- the operator's flow with store.type s3 --------------------------------------------------
