@@ -17,7 +17,7 @@ class RoutineSuccesses(logging.Filter):
     themselves log.
     """
 
-    ROUTINE = re.compile(r"^(Handler 'watch-[a-z-]+'|Activity 'api') succeeded\.$")
+    ROUTINE = re.compile(r"^(Handler 'watch-[a-z-]+'|Activity '(api|leader)') succeeded\.$")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.levelno == logging.INFO and self.ROUTINE.match(record.getMessage()))

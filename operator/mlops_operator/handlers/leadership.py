@@ -76,8 +76,9 @@ async def stop_election(**_: Any) -> None:
 
 
 @kopf.on.probe(id="leader")
-def leader(**_: Any) -> str:
-    """Part of /healthz: `leading`, `standby`, or `single` (no leader election)."""
+async def leader(**_: Any) -> str:
+    """Part of /healthz: `leading`, `standby`, or `single` (no leader election). Async: it
+    answers from the event loop, not from a thread of the (possibly busy) executor."""
     if _elector is None:
         return "single"
     return "leading" if _elector.leading else "standby"
