@@ -82,7 +82,10 @@ def events(api: kubernetes.client.ApiClient, namespace: str, name: str) -> list[
 
 def register_model(objects: Objects, store_uri: str) -> Model:
     train, _ = train_test_split(iris(), test_size=0.3, random_state=0)
-    model = Model(Store(store_uri), "iris", "LogisticRegression", train, "target")
+    # In the namespace's part of the store: a ModelVersion may name nothing else.
+    model = Model(
+        Store(store_uri), "iris", "LogisticRegression", train, "target", namespace=objects.namespace
+    )
     objects.create({
         "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelVersion",
         "metadata": {"name": "iris-v1"},
@@ -188,7 +191,7 @@ def test_a_dataset_of_many_files_is_one_version(
     from tests.integration.test_training_flow import complete, get_job, ready
 
     frame = iris()
-    folder = Path(store.removeprefix("file://")) / "inputs" / f"{namespace}-ds"
+    folder = Path(store.removeprefix("file://")) / "inputs" / namespace / "daily"
     (folder / "day=2").mkdir(parents=True)
     frame.iloc[:100].to_parquet(folder / "day=1.parquet", index=False)
     frame.iloc[100:].to_parquet(folder / "day=2" / "part-0.parquet", index=False)

@@ -121,7 +121,7 @@ def guarded(objects: Objects, tmp_path: Path) -> dict[str, Served]:
     plain = iris_onnx("logistic")
     served = {"iris-v1": plain, "iris-v2": failing_on_out_of_range(plain, tmp_path)}
     for number, (name, model) in enumerate(served.items(), start=1):
-        objects.create(model_version(name, number, model))
+        objects.create(model_version(name, number, model, objects.namespace))
     return served
 
 

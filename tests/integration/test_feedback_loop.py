@@ -349,8 +349,8 @@ def test_labels_from_a_bulk_source_and_an_unreadable_source(
             paths.samples_dir(namespace, "iris", mv["metadata"]["name"]),
             traffic.drop(columns=["__truth"]),
         )
-        bulk = tmp_path / "labels" / "day-1.csv"
-        bulk.parent.mkdir()
+        bulk = Path(store.removeprefix("file://")) / "inputs" / namespace / "labels" / "day-1.csv"
+        bulk.parent.mkdir(parents=True)
         pd.DataFrame({"request": traffic[records.ID], "species": traffic["__truth"]}).to_csv(
             bulk, index=False
         )

@@ -28,10 +28,20 @@ from tests.support.pods import PodDriver
 from tests.support.prometheus import Prometheus
 from tests.unit.test_serving_fixtures import IRIS_FEATURES, Served, iris_onnx
 
+from mlops_operator.artifacts import Store, paths
+
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 
 
-def model_version(name: str, version: int, served: Served) -> dict[str, Any]:
+def stored(served: Served, namespace: str) -> str:
+    """The served model's artifact copied into the namespace's part of the store (a
+    ModelVersion names nothing else), as its URI."""
+    path = paths.model_file(namespace, "iris", served.sha256, "onnx")
+    uri, _ = Store(os.environ["MLOPS_STORE"]).write_bytes(path, served.path.read_bytes())
+    return uri
+
+
+def model_version(name: str, version: int, served: Served, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "mlops.dev/v1alpha1",
         "kind": "ModelVersion",
@@ -40,7 +50,11 @@ def model_version(name: str, version: int, served: Served) -> dict[str, Any]:
             "model": "iris",
             "version": version,
             "task": "classification",
-            "artifact": {"uri": served.path.as_uri(), "format": "onnx", "sha256": served.sha256},
+            "artifact": {
+                "uri": stored(served, namespace),
+                "format": "onnx",
+                "sha256": served.sha256,
+            },
             "signature": served.signature.wire(),
             "metrics": {"accuracy": 0.95},
         },
@@ -119,7 +133,7 @@ def versions(objects: Objects) -> dict[str, Served]:
     logistic, forest = iris_onnx("logistic"), iris_onnx("forest")
     served = {"iris-v1": logistic, "iris-v2": forest, "iris-v3": forest}
     for number, (name, model) in enumerate(served.items(), start=1):
-        objects.create(model_version(name, number, model))
+        objects.create(model_version(name, number, model, objects.namespace))
     return served
 
 

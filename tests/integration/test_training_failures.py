@@ -55,7 +55,7 @@ def test_unreadable_source_is_a_clear_dataset_failure(
     tmp_path: Path,
 ) -> None:
     missing = {**IRIS, "metadata": {"name": "gone"}}
-    missing["spec"] = {"source": {"uri": f"file://{tmp_path}/no-such.csv"}}
+    missing["spec"] = {"source": {"uri": f"{store}/inputs/{namespace}/no-such.csv"}}
     with running_operator(namespace):
         objects.create(missing)
         job = wait_for(lambda: get_job(kube_api, namespace, "mlops.dev/dataset=gone"), 30)

@@ -147,7 +147,9 @@ def test_a_refresh_makes_a_new_version_and_a_dataset_monitor_finds_the_drift(
     store: str,
     tmp_path: Path,
 ) -> None:
-    source = tmp_path / "flowers.csv"
+    # Users' own files live in their namespace's part of the store (docs/security.md).
+    source = Path(store.removeprefix("file://")) / "inputs" / namespace / "flowers.csv"
+    source.parent.mkdir(parents=True, exist_ok=True)
     write_csv(source)
     objects.create(dataset("flowers", source.as_uri(), refreshIntervalSeconds=60))
     with running_operator(namespace):
@@ -238,9 +240,11 @@ def test_an_https_source_is_read_over_tls(
 ) -> None:
     url, ca, served = https_server
     write_csv(tmp_path / "www" / "flowers.csv")
-    write_csv(tmp_path / "flowers.csv")
+    local = Path(store.removeprefix("file://")) / "inputs" / namespace / "flowers.csv"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(local)
     objects.create(dataset("remote", f"{url}/flowers.csv"))
-    objects.create(dataset("local", (tmp_path / "flowers.csv").as_uri()))
+    objects.create(dataset("local", local.as_uri()))
     with running_operator(namespace):
         [job] = wait_for(lambda: profile_jobs(kube_api, namespace, "remote"), 60, what="Job")
         # The pod's own command in its own process, trusting the server's CA as a pod whose

@@ -61,7 +61,7 @@ class Model:
 
     def __init__(
         self, store: Store, name: str, estimator: str, train: pd.DataFrame, target: str,
-        prefer: str = "auto", **params: Any,
+        prefer: str = "auto", namespace: str = "ml", **params: Any,
     ) -> None:  # fmt: skip
         spec = TrainingJobSpec.model_validate(
             {"datasetRef": {"name": "d"}, "model": name, "estimator": estimator,
@@ -78,10 +78,10 @@ class Model:
         exported = export(self.pipeline, x, features, numeric, self.task, prefer=prefer)
         self.format, self.sha = exported.format, sha256_hex(exported.data)
         self.uri, _ = store.write_bytes(
-            paths.model_file("ml", name, self.sha, exported.format), exported.data
+            paths.model_file(namespace, name, self.sha, exported.format), exported.data
         )
         card = {"signature": self.signature, "format": exported.format, "sha256": self.sha}
-        store.write_json(paths.model_card("ml", name, self.sha), card)
+        store.write_json(paths.model_card(namespace, name, self.sha), card)
         self.features, self.numeric, self.name = features, numeric, name
 
     def arg(self, sha: str | None = None) -> str:

@@ -19,6 +19,8 @@ OUT, NOT = reasons.OUTSIDE_NAMESPACE, reasons.PATH_NOT_ALLOWED
 # (rules, uri, own s3 credentials, may name data outside the store, expected reason or None)
 TABLE = [
     (FILE, f"{S}/datasets/b/raw/iris.csv", False, True, None),
+    (FILE, f"{S}/inputs/b/iris.csv", False, True, None),
+    (FILE, f"{S}/inputs/a/iris.csv", False, True, OUT),
     (FILE, f"{S}/production/b/mon/w1/train.parquet", False, True, None),
     (FILE, f"{S}/models/b/m/abc/model.onnx", False, False, None),
     (FILE, f"{S}/datasets/a/raw/iris.csv", False, True, OUT),
@@ -78,7 +80,7 @@ def test_outside_namespace_message_names_both_namespaces() -> None:
     assert refusal is not None
     assert "outside namespace b's part of the store" in refusal.message
     assert "namespace a's" in refusal.message
-    assert "{datasets,models,runs,samples,labels,production,evaluations,predictions}/b/" in (
+    assert "{inputs,datasets,models,runs,samples,labels,production,evaluations,predictions}/b/" in (
         refusal.message
     )
 
@@ -107,7 +109,7 @@ def test_every_area_of_the_layout_is_confined() -> None:
         paths.evaluation_result("ns", "dep", "v2"),
         paths.batch_partition("ns", "bp", "r", 0),
     ]
-    assert {p.split("/")[0] for p in built} == set(confinement.AREAS)
+    assert {p.split("/")[0] for p in built} | {confinement.INPUTS} == set(confinement.AREAS)
     for path in built:
         assert path.split("/")[1] == "ns"
         assert confinement.check("f", paths.under(S, path), "ns", FILE, outside_store=False) is None

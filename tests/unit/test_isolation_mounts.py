@@ -47,8 +47,8 @@ def test_store_below_the_mount_root() -> None:
     store = _store_mounts(pods.volumes(config, "b", pods.WRITES_TRAIN)[1])
     assert store[0] == {
         "name": "store",
-        "mountPath": f"{ROOT}/prod/datasets/b",
-        "subPath": "prod/datasets/b",
+        "mountPath": f"{ROOT}/prod/inputs/b",
+        "subPath": "prod/inputs/b",
         "readOnly": True,
     }
 

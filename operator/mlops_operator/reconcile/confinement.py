@@ -24,8 +24,12 @@ from . import reasons
 from .conditions import Cond
 from .decision import Decision
 
+# Where users put their own files for sources (raw CSV/Parquet, bulk labels): the store
+# sweep never collects it.
+INPUTS = "inputs"
 # The top-level areas of the store layout; each holds one directory per namespace.
 AREAS: tuple[str, ...] = (
+    INPUTS,
     "datasets",
     "models",
     "runs",
