@@ -107,6 +107,9 @@ class OperatorConfig:
     # A Secret each namespace holds for itself: its pods take their S3 credentials from it
     # instead of from s3_secret (docs/security.md).
     s3_namespace_secret: str | None = None
+    # S3 multipart: objects of twice this size and more are uploaded in parts of this size
+    # (artifacts/store.py reads MLOPS_S3_PART_SIZE_MIB; pods on an s3:// store get it).
+    s3_part_size_mib: int = 64
     leadership: Leadership = field(default_factory=Leadership)
 
     @classmethod
@@ -132,6 +135,7 @@ class OperatorConfig:
             leadership=leadership_from_env(),
             allowed_file_prefixes=_prefixes("MLOPS_ALLOWED_FILE_PREFIXES"),
             s3_namespace_secret=env("MLOPS_S3_NAMESPACE_SECRET") or None,
+            s3_part_size_mib=_int("MLOPS_S3_PART_SIZE_MIB", cls.s3_part_size_mib),
         )
 
 

@@ -229,6 +229,7 @@ def test_dataset_training_model_version_on_s3(
             "AWS_SECRET_ACCESS_KEY": (SECRET, "secretAccessKey"),
             "MLOPS_S3_ENDPOINT": (SECRET, "endpoint"),
         }
+        assert {e.name: e.value for e in container.env}["MLOPS_S3_PART_SIZE_MIB"] == "64"
         assert not any(v.persistent_volume_claim for v in profile.spec.template.spec.volumes)
         complete(kube_api, namespace, profile, tmp_path)
         wait_for(lambda: ready(objects, "Dataset", "iris"), 120, what="Dataset Ready")

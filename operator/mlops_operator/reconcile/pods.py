@@ -11,6 +11,7 @@ RUN_AS_USER = 10001
 TERMINATION_LOG = "/dev/termination-log"
 SECCOMP_PROFILE = "RuntimeDefault"
 S3_ENDPOINT_ENV = "MLOPS_S3_ENDPOINT"
+PART_SIZE_ENV = "MLOPS_S3_PART_SIZE_MIB"  # artifacts/store.py reads it
 TMP_VOLUME = "tmp"
 STORE_VOLUME = "store"
 
@@ -62,6 +63,8 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
                     },
                 }
             )
+    if config.store_uri.startswith("s3://"):
+        env.append({"name": PART_SIZE_ENV, "value": str(config.s3_part_size_mib)})
     return env
 
 
