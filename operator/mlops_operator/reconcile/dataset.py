@@ -145,6 +145,8 @@ def decide(
             reasons.RESULT_MISSING if outcome.state == Phase.SUCCEEDED else reasons.PROFILE_FAILED
         )
         message = (result or {}).get("error") or outcome.message or outcome.reason
+        if not result and outcome.state == Phase.SUCCEEDED:  # the pod's "Completed" says nothing
+            message = "profile Job succeeded but left no readable result in the store"
         decision.status.update(phase=Phase.FAILED, failureReason=reason)
         decision.conditions.append(Cond(READY, FALSE, reason, message))
         decision.warn(reason, message)
