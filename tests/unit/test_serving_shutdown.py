@@ -15,12 +15,13 @@ import httpx
 import pyarrow.parquet as pq
 from test_serving_fixtures import iris_onnx, signature_json
 
-
 V2_ROW = {
     "inputs": [
         {"name": name, "shape": [1], "datatype": "FP64", "data": [value]}
         for name, value in zip(
-            ("sepal_length", "sepal_width", "petal_length", "petal_width"), (5.1, 3.5, 1.4, 0.2)
+            ("sepal_length", "sepal_width", "petal_length", "petal_width"),
+            (5.1, 3.5, 1.4, 0.2),
+            strict=True,
         )
     ]
 }
