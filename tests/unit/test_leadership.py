@@ -272,3 +272,16 @@ def test_never_two_leaders_at_once(schedule: list[tuple[str, str]]) -> None:
             if c.leading and not must_step_down(c._last_renewed, clock.now, c.settings)
         ]
         assert len(leaders) <= 1, [c.settings.identity for c in leaders]
+
+
+def test_a_failing_election_loop_ends_in_on_lost_not_in_a_silent_leader() -> None:
+    server, clock = Server(), Clock()
+    a = Candidate(A, server, clock)
+    run(a.step())
+
+    async def broken() -> dict[str, Any] | None:
+        raise RuntimeError("a bug")
+
+    a._read = broken  # type: ignore[method-assign]
+    run(a.run())  # returns instead of looping on
+    assert a.lost and "a bug" in a.lost[0]

@@ -106,7 +106,14 @@ class LeaderElector:
             s.lease_name,
         )
         while True:
-            after = await self.step()
+            try:
+                after = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a bug here must not leave a leader that never renews
+                log.exception("leader election failed")
+                await self._on_lost(f"{s.identity}: leader election failed: {error!r}")
+                return
             if after is None:
                 return
             await asyncio.sleep(after)
@@ -121,14 +128,16 @@ class LeaderElector:
                 )
                 self._seen = plan.seen
                 if self.leading and plan.action != "renew":
-                    await self._lose(f"the Lease is held by {plan.holder or 'nobody'} now")
-                    return None
-                if plan.action == "wait":
+                    lost_because = f"the Lease is held by {plan.holder or 'nobody'} now"
+                    written = None
+                elif plan.action == "wait":
                     if plan.holder != self._waiting_on:
                         log.info("leader election: standing by, %s leads", plan.holder)
                         self._waiting_on = plan.holder
                     return plan.after
-                written = record_of(await self._write(plan))
+                else:
+                    lost_because = ""
+                    written = record_of(await self._write(plan))
         except (ApiError, TimeoutError, OSError) as error:
             # Conflict: another replica wrote first; anything else: the API server is away
             if not isinstance(error, Conflict):
@@ -142,6 +151,9 @@ class LeaderElector:
                 await self._lose(f"the Lease was not renewed for {s.renew_deadline_seconds:.0f}s")
                 return None
             return s.retry_seconds
+        if lost_because:  # outside the attempt's timeout: stepping down is not cut short
+            await self._lose(lost_because)
+            return None
         self._last_renewed = self._clock()
         if written is not None:
             self._seen = Seen(written.key, self._last_renewed)
