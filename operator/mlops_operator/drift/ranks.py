@@ -161,43 +161,49 @@ def ks(s: RankSummary, xs: np.ndarray) -> tuple[float, float]:
     return max(low, 0.0), high
 
 
-def _cdf(s: RankSummary, x: np.ndarray, *, left: bool) -> np.ndarray:
-    """The reference ECDF estimate: exact-bracket midpoints at the cuts, linear between them;
-    `left` gives the limit from the left (F(x-)), else the value at x (F(x))."""
-    k = len(s.values)
-    le = (s.le_lo + s.le_hi) / (2 * s.n)
-    lt = (s.lt_lo + s.lt_hi) / (2 * s.n)
-    j = np.searchsorted(s.values, x, side="right") - 1  # values[j] <= x < values[j + 1]
-    jc = np.clip(j, 0, k - 1)
-    nxt = np.clip(j + 1, 0, k - 1)
-    at_cut = (j >= 0) & (s.values[jc] == x)
-    width = s.values[nxt] - s.values[jc]
-    frac = np.where(width > 0, (x - s.values[jc]) / np.where(width > 0, width, 1.0), 0.0)
-    inner = le[jc] + (lt[nxt] - le[jc]) * frac
-    out = np.where(at_cut, lt[jc] if left else le[jc], inner)
-    out = np.where(j < 0, 0.0, out)
-    return np.where(j >= k - 1, np.where(at_cut, out, 1.0), out)
-
-
 def wasserstein(s: RankSummary, xs: np.ndarray) -> tuple[float, float]:
-    """W1 between the reference estimate (mass spread evenly between cuts) and the sorted
-    window, and its error bound: sum over gaps of U_j / n times the gap's width."""
-    n, m = s.n, len(xs)
+    """W1 between the reference estimate (its ECDF linear between cuts, the bracket middles at
+    the cuts) and the sorted window, and its error bound: sum over gaps of U_j / n times the
+    gap's width."""
+    n, m, k = s.n, len(xs), len(s.values)
     if n == 0 or m == 0:
         return 0.0, 0.0
-    points = np.union1d(xs, s.values)
-    a = _cdf(s, points[:-1], left=False)
-    b = _cdf(s, points[1:], left=True)
-    cur = np.searchsorted(xs, points[:-1], side="right") / m
-    a, b = a - cur, b - cur
-    abs_a, abs_b = np.abs(a), np.abs(b)
-    total = abs_a + abs_b
-    safe = np.where(total > 0, total, 1.0)
-    area = np.where(a * b >= 0, 0.5 * total, 0.5 * (a * a + b * b) / safe)
-    distance = float(np.sum(area * np.diff(points)))
-    bound = 0.0
-    if len(s.values) > 1:
-        bound = float(np.sum(s.gaps() / n * np.diff(s.values)))
+    le = (s.le_lo + s.le_hi) / (2 * n)
+    lt = (s.lt_lo + s.lt_hi) / (2 * n)
+    width = np.diff(s.values)
+    slope = np.divide(lt[1:] - le[:-1], width, out=np.zeros(k - 1), where=width > 0)
+    # piece i + 1 of the estimate starts at cut i: F(x) = base + slope * (x - origin);
+    # piece 0 is below the minimum (0), piece k above the maximum (1)
+    base = np.concatenate([[0.0], le])
+    slopes = np.concatenate([[0.0], slope, [0.0]])
+    origin = np.concatenate([s.values[:1], s.values])
+    # the window with the cuts inserted (each before equal window values): in every interval
+    # between consecutive points the window's ECDF is constant and the estimate linear
+    at = np.searchsorted(xs, s.values, side="left")
+    points = np.insert(xs, at, s.values)
+    is_cut = np.zeros(len(points), dtype=bool)
+    is_cut[at + np.arange(k)] = True
+    right = np.cumsum(is_cut)  # cuts <= point: the piece of F(p) (cuts come before equals)
+    cur = (np.arange(1, len(points) + 1) - right) / m  # window values <= point
+    # cuts < point: the piece of F(p-)
+    left = right - (points == s.values[np.maximum(right - 1, 0)]) * (right > 0)
+    r, lf, cur = right[:-1], left[1:], cur[:-1]
+    a = points[:-1] - origin[r]
+    a *= slopes[r]
+    a += base[r]
+    a -= cur
+    b = points[1:] - origin[lf]
+    b *= slopes[lf]
+    b += base[lf]
+    b -= cur
+    # |a + (b - a) t| over t in [0, 1]: a trapezoid, or two triangles when it crosses 0
+    crossing = (a * b) < 0
+    area = np.abs(a) + np.abs(b)
+    area[crossing] = (a[crossing] ** 2 + b[crossing] ** 2) / area[crossing]
+    area *= 0.5
+    area *= np.diff(points)
+    distance = float(area.sum())
+    bound = float(np.sum(s.gaps() / n * width)) if k > 1 else 0.0
     return distance, bound
 
 
