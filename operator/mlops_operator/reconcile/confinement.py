@@ -134,8 +134,8 @@ def check(
 ) -> Refusal | None:
     """Whether the object in `namespace` may reference `uri` in `field` (None: it may).
 
-    `own_credentials`: the reference carries the namespace's own S3 Secret (a source's
-    s3SecretRef). `outside_store`: whether the field may name data outside the store at all
+    `own_credentials`: whatever reads the URI carries the namespace's own S3 credentials,
+    not the operator's. `outside_store`: whether the field may name data outside the store at all
     (sources may; artifacts, profiles and production windows live in the store)."""
     scheme, rest = _split(uri)
     if scheme in ("https", "sklearn") and outside_store:
