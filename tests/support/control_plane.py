@@ -77,6 +77,8 @@ class ControlPlane:
     with_controller_manager: bool = True
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     api_port: int = 0
+    argv: dict[str, list[str]] = field(default_factory=dict)
+    _ready_check: tuple[Path, KeyPair] | None = None
 
     @property
     def server(self) -> str:
@@ -147,6 +149,7 @@ class ControlPlane:
             ],
         )
         write_kubeconfig(self.kubeconfig, self.server, ca.pair.cert, admin, "admin")
+        self._ready_check = (ca.pair.cert, admin)
         self._wait_ready(ca.pair.cert, admin, timeout)
         if self.with_controller_manager:
             kcm_config = write_kubeconfig(
@@ -177,8 +180,26 @@ class ControlPlane:
             )
         return self
 
+    def restart_apiserver(self, down_seconds: float = 0.0, timeout: float = 120) -> None:
+        """Stop kube-apiserver (SIGTERM, as a rolling control-plane upgrade does), keep it down
+        for `down_seconds`, start it again on the same port and wait until it is ready. Clients
+        see their connections and watches break, then requests refused, then the server back."""
+        assert self._ready_check is not None, "not started"
+        process = self.processes["kube-apiserver"]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        time.sleep(down_seconds)
+        self._spawn("kube-apiserver", self.argv["kube-apiserver"])
+        self._wait_ready(*self._ready_check, timeout)
+
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = (self.logs / f"{name}.log").open("wb")
+        self.argv[name] = argv
+        log = (self.logs / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
