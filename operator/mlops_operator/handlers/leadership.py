@@ -46,7 +46,9 @@ async def _lead() -> None:
 
 
 async def _lost(message: str) -> None:
-    await _stop_work()
+    with contextlib.suppress(Exception):  # exit whatever happens; a bounded, best-effort stop
+        async with asyncio.timeout(5):
+            await _stop_work()
     if _elector is not None:
         await _elector.lost_event(message)
     for handler in logging.getLogger().handlers:
