@@ -147,8 +147,12 @@ def ks(s: RankSummary, xs: np.ndarray) -> tuple[float, float]:
     n, m = s.n, len(xs)
     if n == 0 or m == 0:
         return 0.0, 0.0
-    c_le = np.searchsorted(xs, s.values, side="right") / m
-    c_lt = np.searchsorted(xs, s.values, side="left") / m
+    lt = np.searchsorted(xs, s.values, side="left")
+    le = lt.copy()  # one binary search per cut; the second only where the window ties it
+    tied = lt < m
+    tied[tied] = xs[lt[tied]] == s.values[tied]
+    le[tied] = np.searchsorted(xs, s.values[tied], side="right")
+    c_le, c_lt = le / m, lt / m
     low = high = 0.0
     for lo, hi, c in ((s.le_lo, s.le_hi, c_le), (s.lt_lo, s.lt_hi, c_lt)):
         f_lo, f_hi = lo / n, hi / n
