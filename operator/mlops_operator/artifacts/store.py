@@ -104,6 +104,21 @@ def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) ->
     raise StoreUnavailable(f"unsupported URI scheme {scheme!r}; use one of {READABLE_SCHEMES}")
 
 
+def _unavailable(error: Exception, uri: str) -> Exception:
+    """StoreUnavailable for a connection that could not be made or was lost (the OS's, or
+    botocore's, which is no OSError), naming the URI and the endpoint; any other error as is."""
+    unreachable = isinstance(error, ConnectionError | TimeoutError)
+    if not unreachable:
+        try:
+            from botocore.exceptions import ConnectionError as BotoConnectionError
+        except ImportError:
+            return error
+        unreachable = isinstance(error, BotoConnectionError)
+    if not unreachable:
+        return error
+    return StoreUnavailable(f"the store cannot be reached for {uri}: {error}")
+
+
 def _fs_path(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.scheme in {"", "file"}:
@@ -209,6 +224,8 @@ class Store:
             raise ArtifactMissing(f"artifact {uri} does not exist") from err
         except IsADirectoryError as err:
             raise ArtifactMissing(f"artifact {uri} is a directory, not a file") from err
+        except Exception as err:
+            raise _unavailable(err, uri) from err
         return data
 
     def read_verified(self, path: str, sha256: str) -> bytes:
@@ -232,6 +249,8 @@ class Store:
             metadata = fs.metadata(fs_path)
         except FileNotFoundError as err:
             raise ArtifactMissing(f"artifact {uri} does not exist") from err
+        except Exception as err:
+            raise _unavailable(err, uri) from err
         value = metadata.get("sha256")
         return str(value) if value else None
 

@@ -14,6 +14,7 @@ from .decision import Decision
 from .names import short_sha
 
 REVERIFY_AFTER = timedelta(minutes=30)
+STORE_RETRY_AFTER = timedelta(seconds=30)  # an unreachable store: verify again this soon
 
 
 def needs_verification(body: dict[str, Any], now: datetime) -> bool:
@@ -63,6 +64,8 @@ def decide(
         return confinement.refused(body, refusal, phase=Phase.INVALID, verifiedSha256=None)
     spec = body["spec"]
     previous = (body.get("status") or {}).get("phase")
+    if failure is not None and failure[0] == reasons.STORE_UNAVAILABLE:
+        return _store_unavailable(body, failure[1])
     decision = Decision(done=True)
     decision.status["verifiedAt"] = rfc3339(now)
     decision.look_again_in(REVERIFY_AFTER.total_seconds())
@@ -79,4 +82,21 @@ def decide(
     decision.conditions.append(Cond(READY, FALSE, reason, message))
     if previous != Phase.INVALID:
         decision.warn(reason, message)
+    return decision
+
+
+def _store_unavailable(body: dict[str, Any], message: str) -> Decision:
+    """The store could not be reached: nothing is known about the artifact, so the version is
+    not Invalid and verifiedAt stays as it was (still due); it is verified again soon, and one
+    Warning is posted per outage, not one per attempt."""
+    status = body.get("status") or {}
+    ready: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == READY), {}
+    )
+    decision = Decision(done=False)
+    decision.status.update(phase=status.get("phase") or Phase.PENDING)
+    decision.conditions.append(Cond(READY, FALSE, reasons.STORE_UNAVAILABLE, message))
+    if ready.get("reason") != reasons.STORE_UNAVAILABLE:
+        decision.warn(reasons.STORE_UNAVAILABLE, message)
+    decision.look_again_in(STORE_RETRY_AFTER.total_seconds())
     return decision
