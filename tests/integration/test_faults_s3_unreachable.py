@@ -1,11 +1,13 @@
 """An S3 store whose endpoint cannot be reached, under a running operator process: conditions
 and Events, not crash loops; and convergence once the store is back.
 
-MinIO (built by `make tools`) holds a verified model, then is stopped; a ModelVersion of that
-model is created. Its verification cannot reach the endpoint: Ready=False, reason
-StoreUnavailable, a message naming the endpoint and one Warning Event; the operator process
-stays up (one start) and no handler raises. MinIO is started again on the same port with the
-same data: the version is verified and becomes Ready without anyone touching it.
+MinIO (built by `make tools`) holds a model; a Dataset's profile Job runs (in-process, as its
+pod would) and writes its result to the bucket; then MinIO is stopped. The profile Job is
+reported Succeeded and a ModelVersion of the model is created: the operator can read neither
+the profile result nor the artifact. Each ends Ready=False, reason StoreUnavailable, with a
+message naming the endpoint and one Warning Event; the operator process stays up (one start)
+and no handler raises. MinIO is started again on the same port with the same data: both
+become Ready without anyone touching them.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any
 import kubernetes
 import pytest
 import s3fs
-from tests.integration.test_faults_store import _warnings
+from tests.integration.test_faults_store import _dataset, _job, _run, _warnings
 from tests.support.cluster import Objects, wait_for
 from tests.support.control_plane import ControlPlane
+from tests.support.kubelet import finish_pod
 from tests.support.minio import BINARY, _healthy, available, free_port
 from tests.support.operator_process import OperatorProcess
 from tests.unit.test_serving_fixtures import iris_onnx
@@ -128,21 +131,29 @@ def test_unreachable_s3_store_then_back(
     namespace: str,
     objects: Objects,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     served = iris_onnx("logistic")
     logs = control_plane.workdir / f"operator-{namespace}"  # kept when a test fails
     logs.mkdir()
     with restartable_minio(tmp_path / "minio") as minio:
         root = f"s3://{BUCKET}/faults-{uuid.uuid4().hex[:10]}"
+        env = {**minio.env(), "MLOPS_STORE": root}
+        for name, value in env.items():  # the Job commands run here, as their pods would
+            monkeypatch.setenv(name, value)
         store = Store(root, storage_options=minio.storage_options())
         uri, digest = store.write_bytes(
             paths.model_file(namespace, "iris", served.sha256, "onnx"), served.path.read_bytes()
         )
         assert digest == served.sha256
-        minio.stop()  # unreachable from here on: a closed port
 
-        env = {**minio.env(), "MLOPS_STORE": root}
         with OperatorProcess(control_plane.kubeconfig, namespace, logs, env=env) as operator:
+            objects.create(_dataset("ds-s3"))
+            profile = _job(kube_api, namespace, "mlops.dev/dataset=ds-s3")
+            assert _run(profile, tmp_path)[0] == 0  # its result is in the bucket
+
+            minio.stop()  # unreachable from here on: a closed port
+            finish_pod(kube_api, namespace, profile.metadata.name)
             objects.create({
                 "apiVersion": "mlops.dev/v1alpha1",
                 "kind": "ModelVersion",
@@ -154,37 +165,43 @@ def test_unreachable_s3_store_then_back(
                 },
             })  # fmt: skip
 
-            def unavailable() -> Any:
-                found = _ready(objects, "ModelVersion", "iris-v1", "StoreUnavailable", "False")
-                warned = _warnings(kube_api, namespace, "ModelVersion", "iris-v1")
-                return found if found and warned else None
+            for kind, name in (("Dataset", "ds-s3"), ("ModelVersion", "iris-v1")):
 
-            try:
-                down = wait_for(unavailable, TIMEOUT, what="iris-v1 StoreUnavailable")
-            except TimeoutError as error:
-                seen = objects.condition("ModelVersion", "iris-v1", "Ready")
-                raise AssertionError(f"{error}: Ready {seen}; {operator.log()[-3000:]}") from None
-            print(f"store down: Ready=False {down['reason']}: {down['message']}")
-            assert minio.endpoint in down["message"] and uri.split("/")[-1] in down["message"]
-            assert objects.get("ModelVersion", "iris-v1")["status"].get("phase") != "Invalid"
+                def unavailable(kind: str = kind, name: str = name) -> Any:
+                    found = _ready(objects, kind, name, "StoreUnavailable", "False")
+                    return found if found and _warnings(kube_api, namespace, kind, name) else None
+
+                try:
+                    down = wait_for(unavailable, TIMEOUT, what=f"{kind} {name} StoreUnavailable")
+                except TimeoutError as error:
+                    seen = objects.condition(kind, name, "Ready")
+                    raise AssertionError(
+                        f"{error}: Ready {seen}; {operator.log()[-3000:]}"
+                    ) from None
+                print(f"store down: {kind} {name} Ready=False {down['reason']}: {down['message']}")
+                assert minio.endpoint in down["message"], down
+                phase = objects.get(kind, name)["status"].get("phase")
+                assert phase not in {"Invalid", "Failed"}, phase  # nothing is known to be wrong
             assert operator.process is not None and operator.process.poll() is None
 
             minio.start()  # the same port, the same data
-            up = wait_for(
-                lambda: _ready(objects, "ModelVersion", "iris-v1", "Verified", "True"),
-                TIMEOUT,
-                what="iris-v1 verified after the store came back",
-            )
-            print(f"store back: Ready=True {up['reason']}: {up['message']}")
-            body = objects.get("ModelVersion", "iris-v1")
-            assert body["status"]["phase"] == "Ready"
-            assert body["status"]["verifiedSha256"] == served.sha256
-
-            warnings = _warnings(kube_api, namespace, "ModelVersion", "iris-v1")
-            same = [e for e in warnings if e.reason == "StoreUnavailable"]
-            assert len(same) == 1 and (same[0].count or 1) == 1, [
-                (e.reason, e.count, e.message) for e in warnings
-            ]  # one Warning for the outage, not one per attempt
+            for kind, name in (("Dataset", "ds-s3"), ("ModelVersion", "iris-v1")):
+                reason = "Verified" if kind == "ModelVersion" else "Profiled"
+                up = wait_for(
+                    lambda kind=kind, name=name, reason=reason: _ready(
+                        objects, kind, name, reason, "True"
+                    ),
+                    TIMEOUT,
+                    what=f"{kind} {name} Ready after the store came back",
+                )
+                print(f"store back: {kind} {name} Ready=True {up['reason']}: {up['message']}")
+                warnings = _warnings(kube_api, namespace, kind, name)
+                same = [e for e in warnings if e.reason == "StoreUnavailable"]
+                assert len(same) == 1 and (same[0].count or 1) == 1, [
+                    (e.reason, e.count, e.message) for e in warnings
+                ]  # one Warning for the outage, not one per attempt
+            assert objects.get("ModelVersion", "iris-v1")["status"]["verifiedSha256"] == digest
+            assert objects.get("Dataset", "ds-s3")["status"]["version"]
             assert operator.process is not None and operator.process.poll() is None
             assert operator.starts == 1
         log = operator.log()

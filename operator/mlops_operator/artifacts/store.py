@@ -104,19 +104,21 @@ def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) ->
     raise StoreUnavailable(f"unsupported URI scheme {scheme!r}; use one of {READABLE_SCHEMES}")
 
 
-def _unavailable(error: Exception, uri: str) -> Exception:
-    """StoreUnavailable for a connection that could not be made or was lost (the OS's, or
-    botocore's, which is no OSError), naming the URI and the endpoint; any other error as is."""
-    unreachable = isinstance(error, ConnectionError | TimeoutError)
-    if not unreachable:
+def unreachable(error: BaseException, uri: str) -> StoreUnavailable | None:
+    """StoreUnavailable, naming the URI and the endpoint, when `error` is a connection that
+    could not be made or was lost (the OS's, or botocore's, which is no OSError); else None."""
+    found = isinstance(error, ConnectionError | TimeoutError)
+    if not found:
         try:
             from botocore.exceptions import ConnectionError as BotoConnectionError
         except ImportError:
-            return error
-        unreachable = isinstance(error, BotoConnectionError)
-    if not unreachable:
-        return error
-    return StoreUnavailable(f"the store cannot be reached for {uri}: {error}")
+            return None
+        found = isinstance(error, BotoConnectionError)
+    return StoreUnavailable(f"the store cannot be reached for {uri}: {error}") if found else None
+
+
+def _unavailable(error: Exception, uri: str) -> Exception:
+    return unreachable(error, uri) or error
 
 
 def _fs_path(uri: str) -> str:

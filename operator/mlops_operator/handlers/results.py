@@ -7,7 +7,8 @@ import json
 import logging
 from typing import Any
 
-from ..artifacts.store import url_to_fs
+from ..artifacts.store import unreachable, url_to_fs
+from ..reconcile import reasons
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,12 @@ def _read_json(uri: str) -> dict[str, Any] | None:
             document = json.loads(handle.read())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
+    except Exception as error:
+        down = unreachable(error, uri)
+        if down is not None:  # not the Job's failure: the caller looks again later
+            return {"ok": False, "reason": reasons.STORE_UNAVAILABLE, "error": str(down)}
+        if not isinstance(error, OSError | ValueError):
+            raise
         log.warning("cannot read result %s: %s", uri, error)
         return None
     return document if isinstance(document, dict) else None
@@ -35,8 +41,8 @@ def _read(uri: str) -> dict[str, Any] | None:
     for key in DETAIL_KEYS:
         if result.get(key):
             detail = _read_json(result[key])
-            if detail is None:
-                return None
+            if detail is None or detail.get("reason") == reasons.STORE_UNAVAILABLE:
+                return detail
             result = {**detail, **result}
     return result
 

@@ -1,6 +1,6 @@
-"""ModelVersion: a store that cannot be reached is not an Invalid artifact. The version stays
-due, is verified again soon, and warns once per outage; the store maps connection errors to
-StoreUnavailable naming the URI."""
+"""A store that cannot be reached is not a bad artifact or a failed Job: a ModelVersion stays
+due and a Dataset's run stays open, both look again soon and warn once per outage; the store
+maps connection errors to StoreUnavailable naming the URI and the endpoint."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from mlops_operator.artifacts import Store, StoreUnavailable
+from mlops_operator.config import OperatorConfig
+from mlops_operator.reconcile import dataset
 from mlops_operator.reconcile import modelversion as mv
+from mlops_operator.reconcile.jobs import JobOutcome
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 DOWN = ("StoreUnavailable", "the store cannot be reached for s3://b/m.onnx: refused")
@@ -51,3 +54,22 @@ def test_a_refused_connection_becomes_store_unavailable() -> None:
     )  # fmt: skip
     with pytest.raises(StoreUnavailable, match=r"s3://b/root/m\.onnx.*127\.0\.0\.1:1"):
         store.read_bytes("m.onnx")
+
+
+def test_a_profile_result_the_store_cannot_give_keeps_the_run_open() -> None:
+    plain = {
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "Dataset",
+        "metadata": {"name": "iris", "namespace": "ml", "uid": "u", "generation": 1},
+        "spec": {"source": {"uri": "sklearn://iris"}}, "status": {},
+    }  # fmt: skip
+    down = {"ok": False, "reason": DOWN[0], "error": DOWN[1]}
+    first = dataset.decide(plain, JobOutcome("Succeeded"), down, NOW, OperatorConfig())
+    assert "completedRun" not in first.status and first.status["phase"] == "Profiling"
+    assert [(c.status, c.reason, c.message) for c in first.conditions] == [("False", *DOWN)]
+    assert [(e.type, e.reason) for e in first.events] == [("Warning", DOWN[0])]
+    assert first.requeue_after == dataset.STORE_RETRY_SECONDS
+
+    ready_down = {"type": "Ready", "status": "False", "reason": DOWN[0], "message": DOWN[1]}
+    plain["status"] = {"phase": "Profiling", "conditions": [ready_down]}
+    again = dataset.decide(plain, JobOutcome("Succeeded"), down, NOW, OperatorConfig())
+    assert again.events == [] and "completedRun" not in again.status
