@@ -114,15 +114,37 @@ def restartable_minio(workdir: Path) -> Iterator[RestartableMinio]:
         server.stop()
 
 
-def _ready(objects: Objects, kind: str, name: str, reason: str, status: str) -> Any:
-    """The Ready condition once it has this status and reason at the object's generation."""
+def _ready(objects: Objects, kind: str, name: str, reason: str | None, status: str) -> Any:
+    """The Ready condition once it has this status (and reason) at the object's generation."""
     body = objects.get(kind, name)
     found = objects.condition(kind, name, "Ready")
-    if not found or (found["status"], found["reason"]) != (status, reason):
+    if not found or found["status"] != status or reason not in {None, found["reason"]}:
         return None
     if (body.get("status") or {}).get("observedGeneration") != body["metadata"]["generation"]:
         return None
     return found
+
+
+def _wait_unavailable(
+    api: kubernetes.client.ApiClient,
+    objects: Objects,
+    operator: OperatorProcess,
+    kind: str,
+    name: str,
+) -> Any:
+    """Ready=False StoreUnavailable at the generation, and a Warning Event for the object."""
+
+    def unavailable() -> Any:
+        found = _ready(objects, kind, name, "StoreUnavailable", "False")
+        return found if found and _warnings(api, objects.namespace, kind, name) else None
+
+    try:
+        down = wait_for(unavailable, TIMEOUT, what=f"{kind} {name} StoreUnavailable")
+    except TimeoutError as error:
+        seen = objects.condition(kind, name, "Ready")
+        raise AssertionError(f"{error}: Ready {seen}; {operator.log()[-3000:]}") from None
+    print(f"store down: {kind} {name} Ready=False {down['reason']}: {down['message']}")
+    return down
 
 
 def test_unreachable_s3_store_then_back(
@@ -148,6 +170,12 @@ def test_unreachable_s3_store_then_back(
         assert digest == served.sha256
 
         with OperatorProcess(control_plane.kubeconfig, namespace, logs, env=env) as operator:
+            objects.create(_dataset("ds-ref"))  # a DriftMonitor's reference, later
+            reference = _job(kube_api, namespace, "mlops.dev/dataset=ds-ref")
+            assert _run(reference, tmp_path)[0] == 0
+            finish_pod(kube_api, namespace, reference.metadata.name)
+            wait_for(lambda: _ready(objects, "Dataset", "ds-ref", None, "True"), TIMEOUT,
+                     what="ds-ref Ready")  # fmt: skip
             objects.create(_dataset("ds-s3"))
             profile = _job(kube_api, namespace, "mlops.dev/dataset=ds-s3")
             assert _run(profile, tmp_path)[0] == 0  # its result is in the bucket
@@ -166,19 +194,7 @@ def test_unreachable_s3_store_then_back(
             })  # fmt: skip
 
             for kind, name in (("Dataset", "ds-s3"), ("ModelVersion", "iris-v1")):
-
-                def unavailable(kind: str = kind, name: str = name) -> Any:
-                    found = _ready(objects, kind, name, "StoreUnavailable", "False")
-                    return found if found and _warnings(kube_api, namespace, kind, name) else None
-
-                try:
-                    down = wait_for(unavailable, TIMEOUT, what=f"{kind} {name} StoreUnavailable")
-                except TimeoutError as error:
-                    seen = objects.condition(kind, name, "Ready")
-                    raise AssertionError(
-                        f"{error}: Ready {seen}; {operator.log()[-3000:]}"
-                    ) from None
-                print(f"store down: {kind} {name} Ready=False {down['reason']}: {down['message']}")
+                down = _wait_unavailable(kube_api, objects, operator, kind, name)
                 assert minio.endpoint in down["message"], down
                 phase = objects.get(kind, name)["status"].get("phase")
                 assert phase not in {"Invalid", "Failed"}, phase  # nothing is known to be wrong
@@ -202,6 +218,26 @@ def test_unreachable_s3_store_then_back(
                 ]  # one Warning for the outage, not one per attempt
             assert objects.get("ModelVersion", "iris-v1")["status"]["verifiedSha256"] == digest
             assert objects.get("Dataset", "ds-s3")["status"]["version"]
+
+            minio.stop()  # down again, under a running operator: a DriftMonitor's check
+            objects.create({
+                "apiVersion": "mlops.dev/v1alpha1",
+                "kind": "DriftMonitor",
+                "metadata": {"name": "dm-s3"},
+                "spec": {"target": {"datasetRef": {"name": "ds-s3"}},
+                         "reference": {"name": "ds-ref"}, "minSamples": 10, "intervalSeconds": 10},
+            })  # fmt: skip
+            down = _wait_unavailable(kube_api, objects, operator, "DriftMonitor", "dm-s3")
+            assert minio.endpoint in down["message"], down
+            minio.start()
+            up = wait_for(
+                lambda: _ready(objects, "DriftMonitor", "dm-s3", None, "True"),
+                TIMEOUT,
+                what="DriftMonitor dm-s3 Ready after the store came back",
+            )
+            print(f"store back: DriftMonitor dm-s3 Ready=True {up['reason']}: {up['message']}")
+            warnings = _warnings(kube_api, namespace, "DriftMonitor", "dm-s3")
+            assert [e.reason for e in warnings].count("StoreUnavailable") == 1, warnings
             assert operator.process is not None and operator.process.poll() is None
             assert operator.starts == 1
         log = operator.log()

@@ -212,11 +212,13 @@ class Store:
     # --- reading -------------------------------------------------------------------------
 
     def exists(self, path: str) -> bool:
-        fs, fs_path, _ = self._resolve(path)
+        fs, fs_path, uri = self._resolve(path)
         try:
             return bool(fs.exists(fs_path))
         except FileNotFoundError:
             return False
+        except Exception as err:
+            raise _unavailable(err, uri) from err
 
     def read_bytes(self, path: str) -> bytes:
         fs, fs_path, uri = self._resolve(path)
@@ -267,6 +269,8 @@ class Store:
             entries = fs.ls(fs_path, detail=True)
         except FileNotFoundError:
             return []
+        except Exception as err:
+            raise _unavailable(err, uri) from err
         names = sorted(
             e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
         )
@@ -282,6 +286,8 @@ class Store:
             entries = fs.ls(fs_path, detail=True)
         except FileNotFoundError:
             return [], []
+        except Exception as err:
+            raise _unavailable(err, uri) from err
         files: builtins.list[FileInfo] = []
         dirs: builtins.list[str] = []
         base = uri.rstrip("/")
@@ -302,6 +308,8 @@ class Store:
             found = fs.find(fs_path, detail=True)
         except FileNotFoundError:
             return []
+        except Exception as err:
+            raise _unavailable(err, uri) from err
         prefix = fs_path.rstrip("/") + "/"
         base = uri.rstrip("/")
         out = []

@@ -15,7 +15,7 @@ from ..api import driftmonitor as defaults
 if TYPE_CHECKING:
     from .check import DriftReport
 
-Failure = Literal["reference", "window", "features"]
+Failure = Literal["reference", "window", "features", "store"]  # store: unreachable
 
 
 @dataclass(frozen=True)

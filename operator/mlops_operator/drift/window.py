@@ -17,8 +17,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ..artifacts import ArtifactError, Store, paths
+from ..artifacts import ArtifactError, Store, StoreUnavailable, paths
 from ..artifacts.lifecycle import partitions
+from ..artifacts.store import unreachable
 from .check import check_drift
 from .plan import CheckOutcome, CheckPlan, Failure
 from .profile import ReferenceProfile
@@ -119,6 +120,8 @@ def run_check(store: Store, plan: CheckPlan) -> CheckOutcome:
     """Read, compare, report. Never raises for bad data: a failure is part of the outcome."""
     try:
         profile = ReferenceProfile.from_json(store.read_bytes(plan.reference_uri))
+    except StoreUnavailable as err:
+        return CheckOutcome(0, failure="store", message=str(err))
     except (ArtifactError, ValueError, KeyError) as err:
         return CheckOutcome(0, failure="reference", message=f"{plan.reference_uri}: {err}")
     files = 0
@@ -128,8 +131,18 @@ def run_check(store: Store, plan: CheckPlan) -> CheckOutcome:
         else:
             window = read_snapshot(store, plan.source_uri, plan.rows)
             files = 1
+    except StoreUnavailable as err:
+        return CheckOutcome(0, failure="store", message=str(err))
     except (ArtifactError, OSError, ValueError) as err:
+        down = unreachable(err, plan.source_uri)
+        if down is not None:
+            return CheckOutcome(0, failure="store", message=str(down))
         return CheckOutcome(0, failure="window", message=f"{plan.source_uri}: {err}")
+    except Exception as err:  # botocore's connection errors are no OSError
+        down = unreachable(err, plan.source_uri)
+        if down is None:
+            raise
+        return CheckOutcome(0, failure="store", message=str(down))
     samples = len(window)
     if samples < plan.min_samples:
         return CheckOutcome(samples, files)

@@ -17,6 +17,7 @@ FAILURE_REASONS = {
     "reference": reasons.REFERENCE_NOT_FOUND,
     "window": reasons.SAMPLES_UNREADABLE,
     "features": reasons.FEATURES_NOT_FOUND,
+    "store": reasons.STORE_UNAVAILABLE,
 }
 
 
