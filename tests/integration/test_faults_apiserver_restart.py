@@ -16,13 +16,13 @@ from collections import Counter
 import kubernetes
 import pytest
 from tests.integration.test_faults_operator_kills import (
-    KINDS,
     Created,
     converged,
     dataset,
     find_duplicates,
     is_ready,
     mixed,
+    survivors,
     training,
 )
 from tests.support.cluster import Objects, wait_for
@@ -101,10 +101,7 @@ def test_operator_rides_out_apiserver_restarts(
         finally:
             operator.stop()
 
-    now = {(k, o["metadata"]["name"]): o for k in KINDS for o in objects.list(k)}
-    lost = [
-        key for key, uid in uids.items() if key not in now or now[key]["metadata"]["uid"] != uid
-    ]
+    now, lost = survivors(objects, uids)
     assert lost == []
     duplicates = find_duplicates(
         kube_api, namespace, objects, created, DATASETS + LATE, TRAININGS + LATE, DEPLOYMENTS

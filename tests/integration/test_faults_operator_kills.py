@@ -276,10 +276,7 @@ def test_sigkill_at_random_points_while_200_objects_reconcile(
             operator.stop()
 
     # 0 lost: every object created is there, the same object (uid).
-    now = {(k, o["metadata"]["name"]): o for k in KINDS for o in objects.list(k)}
-    lost = [
-        key for key, uid in uids.items() if key not in now or now[key]["metadata"]["uid"] != uid
-    ]
+    now, lost = survivors(objects, uids)
     assert lost == []
 
     duplicates = find_duplicates(
@@ -298,6 +295,18 @@ def test_sigkill_at_random_points_while_200_objects_reconcile(
     assert duplicates == [], duplicates
     assert ready_count == len(now) == 200 + TRAININGS
     assert kills == KILLS
+
+
+def survivors(
+    objects: Objects, uids: dict[tuple[str, str], str]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], list[tuple[str, str]]]:
+    """Every object of the test's kinds now, and those created (kind, name -> uid) that are
+    gone or were replaced by another object of the same name."""
+    now = {(k, o["metadata"]["name"]): o for k in KINDS for o in objects.list(k)}
+    lost = [
+        key for key, uid in uids.items() if key not in now or now[key]["metadata"]["uid"] != uid
+    ]
+    return now, lost
 
 
 def find_duplicates(
