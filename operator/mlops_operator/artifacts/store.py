@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import fsspec
 
+from . import s3_client
 from .errors import ArtifactMissing, ChecksumMismatch, ReadOnlySource, StoreUnavailable
 
 DEFAULT_STORE = "file:///var/lib/mlops/store"
@@ -49,9 +50,10 @@ def scheme_of(uri: str) -> str:
 
 
 def s3_options_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """s3fs options from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / MLOPS_S3_ENDPOINT."""
+    """s3fs options from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / MLOPS_S3_ENDPOINT, with
+    the timeouts and attempts of every call (artifacts/s3_client.py)."""
     env = os.environ if env is None else env
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"config_kwargs": s3_client.client_config(env)}
     if env.get("AWS_ACCESS_KEY_ID"):
         options["key"] = env["AWS_ACCESS_KEY_ID"]
     if env.get("AWS_SECRET_ACCESS_KEY"):
@@ -95,7 +97,7 @@ def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) ->
                 "missing from this environment (pip install s3fs)"
             ) from err
         merged = {**s3_options_from_env(), **options}
-        return fsspec.filesystem("s3", **merged)
+        return s3_client.bound(fsspec.filesystem("s3", **merged))
     if scheme in {"http", "https"}:
         try:
             return fsspec.filesystem(scheme, **options)
@@ -107,13 +109,7 @@ def filesystem(scheme: str, storage_options: Mapping[str, Any] | None = None) ->
 def unreachable(error: BaseException, uri: str) -> StoreUnavailable | None:
     """StoreUnavailable, naming the URI and the endpoint, when `error` is a connection that
     could not be made or was lost (the OS's, or botocore's, which is no OSError); else None."""
-    found = isinstance(error, ConnectionError | TimeoutError)
-    if not found:
-        try:
-            from botocore.exceptions import ConnectionError as BotoConnectionError
-        except ImportError:
-            return None
-        found = isinstance(error, BotoConnectionError)
+    found = isinstance(error, ConnectionError | TimeoutError) or s3_client.is_transport_error(error)
     return StoreUnavailable(f"the store cannot be reached for {uri}: {error}") if found else None
 
 
