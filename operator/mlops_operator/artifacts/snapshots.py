@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import ArtifactError
-from .store import Store, filesystem, json_bytes, scheme_of
+from .store import Store, filesystem, json_bytes, scheme_of, unreachable
 
 # Fixed Parquet settings of the files written part by part (partitioned snapshots, batch
 # predictions): the same rows give the same bytes.
@@ -175,4 +175,7 @@ def publish_file(local: str, uri: str) -> None:
         os.replace(staging, target)
         return
     # The store's S3 settings (endpoint, keys) come from the pod's environment.
-    filesystem(scheme).put_file(local, uri)
+    try:
+        filesystem(scheme).put_file(local, uri)
+    except Exception as err:  # an unreachable endpoint is StoreUnavailable, as in Store
+        raise unreachable(err, uri) or err from err

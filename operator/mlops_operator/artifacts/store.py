@@ -194,12 +194,17 @@ class Store:
             raise ReadOnlySource(f"cannot write {uri!r}: outside the store root {self.root!r}")
         fs_path = _fs_path(uri)
         digest = sha256_hex(data)
-        if scheme == "file":
-            _atomic_local_write(Path(fs_path), data)
-        else:
-            # One PUT, or a multipart upload completed only once every part is in: the
-            # object appears whole or not at all.
-            self.fs.pipe_file(fs_path, data, chunksize=self.part_size, Metadata={"sha256": digest})
+        try:
+            if scheme == "file":
+                _atomic_local_write(Path(fs_path), data)
+            else:
+                # One PUT, or a multipart upload completed only once every part is in: the
+                # object appears whole or not at all.
+                self.fs.pipe_file(
+                    fs_path, data, chunksize=self.part_size, Metadata={"sha256": digest}
+                )
+        except Exception as err:  # an unreachable endpoint is StoreUnavailable, as on reads
+            raise _unavailable(err, uri) from err
         return uri, digest
 
     def write_json(self, path: str, document: Any) -> tuple[str, str]:
@@ -328,6 +333,8 @@ class Store:
                 fs.rm_file(fs_path)
         except FileNotFoundError:
             return
+        except Exception as err:
+            raise _unavailable(err, uri) from err
 
     def usage(self) -> tuple[int, int] | None:
         """(used bytes, capacity bytes) of the volume holding a file:// store; None on S3."""

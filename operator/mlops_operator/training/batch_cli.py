@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         traceback.print_exc()
         return fail(_with_result(argv), reasons.PREDICTION_FAILED, f"{type(err).__name__}: {err}")
-    report(result_argv, message)
-    return 0
+    return report(result_argv, message)
 
 
 def _with_result(argv: list[str]) -> list[str]:

@@ -57,14 +57,22 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report(argv: list[str], message: dict[str, Any]) -> None:
-    """Leave the result where the kubelet and the operator each look for it."""
-    termination.write(message, termination_log_path(argv))
+def report(argv: list[str], message: dict[str, Any]) -> int:
+    """Leave the result where the kubelet and the operator each look for it; the exit code.
+
+    A result the store cannot take (StoreUnavailable: the endpoint cannot be reached) fails
+    the pod, and its termination message says so, naming the URI and the endpoint."""
     result_uri = option(argv, "--result-uri")
     if result_uri:
-        from ..artifacts import Store
+        from ..artifacts import Store, StoreUnavailable
 
-        Store(result_uri.rsplit("/", 1)[0]).write_json(result_uri, message)
+        try:
+            Store(result_uri.rsplit("/", 1)[0]).write_json(result_uri, message)
+        except StoreUnavailable as err:
+            if message.get("ok", True):  # a failure the pod reports says more than this
+                message = {"ok": False, "reason": err.reason, "error": f"result not stored: {err}"}
+    termination.write(message, termination_log_path(argv))
+    return 0 if message.get("ok", True) else 1
 
 
 def fail(argv: list[str], reason: str, error: str, **extra: Any) -> int:

@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         traceback.print_exc()
         return fail(argv, EVALUATION_ERROR, f"{type(err).__name__}: {err}")
-    report(argv, message)
-    return 0
+    return report(argv, message)
 
 
 def compare(args: Any) -> dict[str, Any]:

@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         traceback.print_exc()
         return fail(argv, reasons.PROFILER_ERROR, f"{type(err).__name__}: {err}")
-    report(argv, message)
-    return 0
+    return report(argv, message)
 
 
 def profile(namespace: str, name: str, spec: DatasetSpec, store: Store) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ..api.trainingjob import (
     task_of,
 )
 from ..artifacts import paths
-from ..artifacts.errors import ArtifactError
+from ..artifacts.errors import ArtifactError, StoreUnavailable
 from ..artifacts.store import Store, sha256_hex
 from ..reconcile import reasons
 from . import custom, pruning
@@ -88,13 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         spec = parse_spec(TrainingJobSpec, args.spec, TRAINING_JOB.kind)
         message = train(args, spec, Store(args.store))
-    except (InvalidInput, TrainerError, custom.ContractError) as err:
+    except (InvalidInput, TrainerError, custom.ContractError, StoreUnavailable) as err:
         return fail(argv, err.reason, str(err))
     except Exception as err:
         traceback.print_exc()
         return fail(argv, reasons.TRAINER_ERROR, f"{type(err).__name__}: {err}")
-    report(argv, message)
-    return 0
+    return report(argv, message)
 
 
 def load_snapshot(
@@ -109,6 +108,8 @@ def load_snapshot(
         raise InvalidInput(f"--dataset-version must be a full sha256, got {version!r}")
     try:
         return load(store, uri, version, max_rows, seed).frame
+    except StoreUnavailable:
+        raise  # not the snapshot's fault: the pod says StoreUnavailable, naming the endpoint
     except ArtifactError as err:
         raise TrainerError(f"dataset snapshot: {err}") from err
 
