@@ -110,6 +110,12 @@ class OperatorConfig:
     # S3 multipart: objects of twice this size and more are uploaded in parts of this size
     # (artifacts/store.py reads MLOPS_S3_PART_SIZE_MIB; pods on an s3:// store get it).
     s3_part_size_mib: int = 64
+    # Every S3 call's connect and read timeouts and attempts (artifacts/s3_client.py reads
+    # MLOPS_S3_CONNECT_TIMEOUT_SECONDS, MLOPS_S3_READ_TIMEOUT_SECONDS, MLOPS_S3_MAX_ATTEMPTS;
+    # pods on an s3:// store get them).
+    s3_connect_timeout_seconds: float = 10.0
+    s3_read_timeout_seconds: float = 30.0
+    s3_max_attempts: int = 3
     leadership: Leadership = field(default_factory=Leadership)
 
     @classmethod
@@ -136,6 +142,13 @@ class OperatorConfig:
             allowed_file_prefixes=_prefixes("MLOPS_ALLOWED_FILE_PREFIXES"),
             s3_namespace_secret=env("MLOPS_S3_NAMESPACE_SECRET") or None,
             s3_part_size_mib=_int("MLOPS_S3_PART_SIZE_MIB", cls.s3_part_size_mib),
+            s3_connect_timeout_seconds=_float(
+                "MLOPS_S3_CONNECT_TIMEOUT_SECONDS", cls.s3_connect_timeout_seconds
+            ),
+            s3_read_timeout_seconds=_float(
+                "MLOPS_S3_READ_TIMEOUT_SECONDS", cls.s3_read_timeout_seconds
+            ),
+            s3_max_attempts=_int("MLOPS_S3_MAX_ATTEMPTS", cls.s3_max_attempts),
         )
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from mlops_operator.artifacts import Store, StoreUnavailable, s3_client
 from mlops_operator.artifacts.store import filesystem, s3_options_from_env
+from mlops_operator.config import OperatorConfig
+from mlops_operator.reconcile.pods import store_env
 
 
 class SilentServer:
@@ -123,3 +125,14 @@ def test_settings_come_from_the_environment() -> None:
 def test_a_bad_setting_is_refused_naming_it(name: str, raw: str) -> None:
     with pytest.raises(ValueError, match=name):
         s3_client.client_config({name: raw})
+
+
+def test_pods_on_an_s3_store_get_the_bounds() -> None:
+    config = OperatorConfig(store_uri="s3://b/p", s3_secret="s3", s3_read_timeout_seconds=2.5)
+    env = {e["name"]: e.get("value") for e in store_env(config)}
+    assert env[s3_client.CONNECT_TIMEOUT_ENV] == "10"
+    assert env[s3_client.READ_TIMEOUT_ENV] == "2.5"
+    assert env[s3_client.MAX_ATTEMPTS_ENV] == "3"
+    assert s3_client.client_config({k: v for k, v in env.items() if v})["read_timeout"] == 2.5
+    on_a_volume = {e["name"] for e in store_env(OperatorConfig(store_uri="file:///s"))}
+    assert s3_client.READ_TIMEOUT_ENV not in on_a_volume

@@ -65,6 +65,12 @@ def store_env(config: OperatorConfig) -> list[dict[str, Any]]:
             )
     if config.store_uri.startswith("s3://"):
         env.append({"name": PART_SIZE_ENV, "value": str(config.s3_part_size_mib)})
+        for var, value in (
+            ("MLOPS_S3_CONNECT_TIMEOUT_SECONDS", config.s3_connect_timeout_seconds),
+            ("MLOPS_S3_READ_TIMEOUT_SECONDS", config.s3_read_timeout_seconds),
+            ("MLOPS_S3_MAX_ATTEMPTS", config.s3_max_attempts),
+        ):  # artifacts/s3_client.py reads them: every S3 call of the pod is bounded
+            env.append({"name": var, "value": f"{value:g}"})
     return env
 
 
