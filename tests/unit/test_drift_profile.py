@@ -11,6 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from mlops_operator.drift import check_drift, ranks
+from mlops_operator.drift import profile as profile_module
 from mlops_operator.drift.profile import FORMAT, ReferenceProfile, build_reference_profile
 
 
@@ -135,7 +136,7 @@ def test_targets_are_profiled_but_not_features_and_survive_json() -> None:
 
 
 def test_a_v1_profile_with_a_grid_still_works_and_says_it_is_unbounded(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A profile stored before format v2: the same checks as before, and a log line naming
     the features whose error is not bounded and what to do about it."""
@@ -153,11 +154,22 @@ def test_a_v1_profile_with_a_grid_still_works_and_says_it_is_unbounded(
         "min": lo, "max": float(ref.max()), "psiEdges": [0.0], "psiCounts": [25_000, 25_000],
         "grid": {"lo": lo, "width": width, "counts": counts.tolist()},
     }  # fmt: skip
+    monkeypatch.setattr(profile_module, "_WARNED", set())
     with caplog.at_level(logging.WARNING, logger="mlops_operator.drift.profile"):
         old = ReferenceProfile.from_json(json.dumps(doc).encode())
     assert "format mlops.dev/drift-profile/v1 keeps x on a fixed-width grid" in caplog.text
     assert "profile the Dataset again" in caplog.text
     assert old.numeric["k"].exact and old.numeric["x"].grid_counts is not None
+    # a DriftMonitor reads its profile on every check: the line is said once per profile
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mlops_operator.drift.profile"):
+        ReferenceProfile.from_json(json.dumps(doc).encode())
+    assert "fixed-width grid" not in caplog.text
+    doc["numeric"]["x"]["count"] = 49_999  # another profile
+    with caplog.at_level(logging.WARNING, logger="mlops_operator.drift.profile"):
+        ReferenceProfile.from_json(json.dumps(doc).encode())
+    assert "fixed-width grid" in caplog.text
+    doc["numeric"]["x"]["count"] = 50_000
     cur = pd.DataFrame({"x": rng.normal(0.05, 1, 20_000), "k": rng.integers(0, 3, 20_000)})
     report = check_drift(old, cur)
     x = next(f for f in report.features if f.name == "x")

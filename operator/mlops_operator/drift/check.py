@@ -7,6 +7,7 @@ This is what the DriftMonitor runs in a worker thread. Parameter names mirror
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ from .profile import (
     category_counts,
     finite_values,
 )
+from .workers import check_workers
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,19 @@ def check_drift(
     if absent:
         raise ValueError(f"features missing from the current window: {', '.join(absent)}")
 
-    raw: list[tuple[str, str, float, float | None, float]] = []
-    for name in names:
+    def one(name: str) -> tuple[str, str, float, float | None, float]:
         if name in reference.numeric:
             statistic, p, error = _numeric(reference.numeric[name], current[name], numeric_test)
-            raw.append((name, numeric_test, statistic, p, error))
-        else:
-            statistic, p = _categorical(
-                reference.categorical[name], current[name], categorical_test
-            )
-            raw.append((name, categorical_test, statistic, p, 0.0))
+            return name, numeric_test, statistic, p, error
+        statistic, p = _categorical(reference.categorical[name], current[name], categorical_test)
+        return name, categorical_test, statistic, p, 0.0
+
+    threads = check_workers(len(current), len(names))
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="drift-check") as pool:
+            raw = list(pool.map(one, names))
+    else:
+        raw = [one(name) for name in names]
 
     tested = [i for i, r in enumerate(raw) if r[3] is not None]
     adjusted = stats.adjust_pvalues(np.array([raw[i][3] for i in tested]), correction)
@@ -164,15 +169,10 @@ def _numeric(
         w = stats.wasserstein_exact(ref.values, ref.counts, x)
         return stats.normalise_wasserstein(w, ref.std), None, 0.0
     if ref.ranks is not None:
-        if x.flags.writeable and not np.may_share_memory(x, column.to_numpy()):
-            x.sort()  # finite_values made a copy already: sort it in place
-            xs = x
-        else:
-            xs = np.sort(x)
         if test == "ks":
-            low, high = ranks.ks(ref.ranks, xs)
+            low, high = ranks.ks_window(ref.ranks, x)
             return low, stats.ks_pvalue(low, ref.count, len(x)), high - low
-        w, bound = ranks.wasserstein(ref.ranks, xs)
+        w, bound = ranks.wasserstein(ref.ranks, np.sort(x))
         scaled = stats.normalise_wasserstein
         return scaled(w, ref.std), None, scaled(bound, ref.std)
     return _numeric_grid(ref, x, test)

@@ -20,6 +20,7 @@ values; the rest of the reference is pooled into an explicit ``other`` count.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -42,10 +43,18 @@ DEFAULT_MAX_CATEGORIES = 1000
 
 
 def finite_values(series: pd.Series) -> np.ndarray:
-    """A numeric column as float64 with NaN, None and +-inf removed."""
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    if not np.isfinite(values).all():
-        values = values[np.isfinite(values)]
+    """A numeric column as float64 with NaN, None and +-inf removed.
+
+    A float64 column without missing or infinite values comes back as a read-only view of
+    the frame's own array (no copy): callers that reorder values copy it first.
+    """
+    if series.dtype == np.float64:  # numpy float64: no conversion needed
+        values = series.to_numpy()
+    else:
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = values[finite]
     return values
 
 
@@ -133,7 +142,7 @@ class ReferenceProfile:
             raise ValueError(f"unsupported drift profile format {doc.get('format')!r}")
         numeric = {name: _numeric_from_doc(d) for name, d in doc["numeric"].items()}
         legacy = sorted(name for name, p in numeric.items() if p.grid_counts is not None)
-        if legacy:
+        if legacy and _first_sight(legacy, data):
             log.warning(
                 "drift profile of format %s keeps %s on a fixed-width grid: checked as before, "
                 "but its KS/PSI error is not bounded on heavy-tailed data (docs/drift.md); "
@@ -155,6 +164,22 @@ class ReferenceProfile:
             format=str(doc["format"]),
             targets=[str(t) for t in doc.get("targets") or []],
         )
+
+
+# Digests of the legacy profiles already warned about: a DriftMonitor reads its profile on
+# every check, and one line per profile (per process) says all there is to say.
+_WARNED: set[str] = set()
+_WARNED_MAX = 4096
+
+
+def _first_sight(legacy: list[str], data: bytes) -> bool:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in _WARNED:
+        return False
+    if len(_WARNED) >= _WARNED_MAX:
+        _WARNED.clear()
+    _WARNED.add(digest)
+    return True
 
 
 def build_reference_profile(
@@ -255,14 +280,41 @@ def _profile_categorical(series: pd.Series, max_categories: int) -> CategoricalP
 
 def category_counts(series: pd.Series) -> dict[str, int]:
     """Counts per category as text, most frequent first (ties by name); missing dropped."""
-    counts = series.value_counts(dropna=True, sort=False)
+    keys, values = _value_counts(series)
     merged: dict[str, int] = {}
-    for key, value in zip(counts.index, counts.to_numpy(), strict=True):
+    for key, value in zip(keys, values, strict=True):
         if int(value) == 0:  # unused levels of a pandas Categorical
             continue
         text = str(key)
         merged[text] = merged.get(text, 0) + int(value)
     return dict(sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _value_counts(series: pd.Series) -> tuple[list[Any], np.ndarray]:
+    """Distinct non-missing values and their counts, in no particular order.
+
+    Arrow-backed columns (strings read from Parquet) are counted by Arrow's hash kernel on
+    the column's own chunks, which skips building a pandas index of the result.
+    """
+    chunks = getattr(series.array, "_pa_array", None)
+    if chunks is not None and _is_text(chunks.type):
+        import pyarrow.compute as pc
+
+        counted = pc.value_counts(chunks)
+        keys = counted.field("values").to_pylist()
+        counts = counted.field("counts").to_numpy(zero_copy_only=False)
+        present = [i for i, key in enumerate(keys) if key is not None]
+        return [keys[i] for i in present], counts[present]
+    counts = series.value_counts(dropna=True, sort=False)
+    return list(counts.index), counts.to_numpy()
+
+
+def _is_text(arrow_type: Any) -> bool:
+    # Only text: other types' keys would print differently as Python objects than as
+    # pandas scalars (timestamps, for one), and categories are matched by their text.
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
 
 
 def _floats(values: np.ndarray) -> list[float]:
