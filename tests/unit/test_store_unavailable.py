@@ -62,7 +62,7 @@ def test_a_profile_result_the_store_cannot_give_keeps_the_run_open() -> None:
         "metadata": {"name": "iris", "namespace": "ml", "uid": "u", "generation": 1},
         "spec": {"source": {"uri": "sklearn://iris"}}, "status": {},
     }  # fmt: skip
-    down = {"ok": False, "reason": DOWN[0], "error": DOWN[1]}
+    down = {"ok": False, "reason": DOWN[0], "error": DOWN[1], "unread": True}  # the reader's
     first = dataset.decide(plain, JobOutcome("Succeeded"), down, NOW, OperatorConfig())
     assert "completedRun" not in first.status and first.status["phase"] == "Profiling"
     assert [(c.status, c.reason, c.message) for c in first.conditions] == [("False", *DOWN)]

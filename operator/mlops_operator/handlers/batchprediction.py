@@ -9,6 +9,7 @@ from .. import API_VERSION, kube
 from ..api.kinds import BATCH_PREDICTION, DATASET, JOB, MODEL_DEPLOYMENT, MODEL_VERSION, POD
 from ..config import OperatorConfig
 from ..reconcile import batchprediction as decide
+from ..reconcile import outage
 from ..reconcile.jobs import job_outcome
 from .common import carry_out, now
 from .results import read_result
@@ -35,14 +36,14 @@ async def observe(plain: dict[str, Any]) -> decide.BatchWorld:
     if outcome.state == "Failed":  # explain it from the pods (an OOM kill) when they say
         pods = await kube.list_fresh(*POD, namespace, f"job-name={decide.job_name(plain)}")
         outcome = job_outcome(job, pods)
-    results = None
+    results: list[dict[str, Any] | None] | None = None
     output = (plain.get("status") or {}).get("outputUri")
     if outcome.state in ("Succeeded", "Failed") and output:
-        partitions = int(spec.get("partitions") or 1)
-        results = [
-            await read_result(f"{output}/_results/part-{index:05d}.json")
-            for index in range(partitions)
-        ]
+        results = []
+        for index in range(int(spec.get("partitions") or 1)):
+            results.append(await read_result(f"{output}/_results/part-{index:05d}.json"))
+            if outage.unread(results[-1]):
+                break  # the store cannot be reached: the rest are read again with this one
     return decide.BatchWorld(model_version, deployment, dataset, job, outcome, results)
 
 

@@ -12,6 +12,7 @@ from .. import API_VERSION, kube
 from ..api.kinds import DATASET, JOB, MODEL_VERSION, POD, TRAINING_JOB
 from ..config import OperatorConfig
 from ..metrics import TRAINING_FAILURES
+from ..reconcile import outage
 from ..reconcile import trainingjob as decide
 from ..reconcile.custom_trainer import trainer_container
 from ..reconcile.jobs import image_digest, job_outcome
@@ -82,7 +83,7 @@ async def _trial_result(uri: str) -> dict[str, Any] | None:
     if uri in _RESULTS:
         return _RESULTS[uri]
     result = await read_result(uri)
-    if result is not None:
+    if result is not None and outage.unread(result) is None:  # an outage is read again
         _RESULTS[uri] = result
     return result
 

@@ -21,7 +21,7 @@ from ..api.kinds import BATCH_PREDICTION
 from ..api.phases import FINISHED, Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import confinement, pods, reasons
+from . import confinement, outage, pods, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset import version_entry
 from .decision import Decision
@@ -301,9 +301,13 @@ def follow(
             Cond(READY, FALSE, reasons.PREDICTING, f"{done}/{total} partitions done")
         )
         return decision
+    results = world.results or []
+    down = next((m for m in map(outage.unread, results) if m is not None), None)
+    if down is not None:  # the Job finished; a partition's result cannot be read yet
+        decision.status["phase"] = Phase.RUNNING
+        return outage.hold(decision, body.get("status") or {}, down)
     decision.done = True
     decision.status["completedAt"] = rfc3339(now)
-    results = world.results or []
     if state == Phase.SUCCEEDED:
         missing = [i for i, r in enumerate(results) if not r or not r.get("ok")]
         if len(results) != total or missing:

@@ -11,7 +11,7 @@ from ..api.kinds import DATASET
 from ..api.phases import Phase
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import confinement, pods, reasons
+from . import confinement, outage, pods, reasons
 from .conditions import Cond, parse_time, rfc3339
 from .dataset_parts import PartsWorld, partitioned, step
 from .decision import Decision
@@ -20,7 +20,7 @@ from .names import child_name, short_sha
 from .ownership import child_labels, owner_reference
 
 HISTORY_LIMIT = 20
-STORE_RETRY_SECONDS = 30.0  # a result the store could not be asked for: read again this soon
+STORE_RETRY_SECONDS = outage.STORE_RETRY_SECONDS
 
 
 def run_key(body: dict[str, Any]) -> tuple[int, int]:
@@ -134,8 +134,11 @@ def decide(
             )
         return decision
 
-    if result and result.get("reason") == reasons.STORE_UNAVAILABLE:
-        return _store_unavailable(decision, status, str(result.get("error")))
+    down = outage.unread(result)
+    if down is not None:  # the Job finished, its result cannot be read yet: the run stays open
+        if not has_version:
+            decision.status["phase"] = Phase.PROFILING
+        return outage.hold(decision, status, down)
     decision.status["completedRun"] = key
     decision.status["lastProfiledAt"] = rfc3339(now)
     interval = (body.get("spec") or {}).get("refreshIntervalSeconds")
@@ -206,18 +209,3 @@ def version_entry(body: dict[str, Any], wanted: str | None) -> dict[str, Any] | 
         return next((h for h in history if h.get("version") == current), None)
     matches = [h for h in history if str(h.get("version", "")).startswith(wanted)]
     return matches[0] if len(matches) == 1 else None
-
-
-def _store_unavailable(decision: Decision, status: dict[str, Any], message: str) -> Decision:
-    """The Job finished but its result could not be read: the store is unreachable. The run is
-    not completed; it is read again soon, with one Warning per outage, not one per attempt."""
-    ready: dict[str, Any] = next(
-        (c for c in status.get("conditions") or [] if c.get("type") == READY), {}
-    )
-    if not status.get("version"):
-        decision.status["phase"] = Phase.PROFILING
-    decision.conditions.append(Cond(READY, FALSE, reasons.STORE_UNAVAILABLE, message))
-    if ready.get("reason") != reasons.STORE_UNAVAILABLE:
-        decision.warn(reasons.STORE_UNAVAILABLE, message)
-    decision.look_again_in(STORE_RETRY_SECONDS)
-    return decision

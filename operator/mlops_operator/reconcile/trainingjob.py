@@ -15,7 +15,7 @@ from ..api.phases import FINISHED, Phase
 from ..api.trainingjob import TrainingJob, TrainingJobSpec
 from ..artifacts import paths
 from ..config import OperatorConfig
-from . import reasons
+from . import outage, reasons
 from .conditions import Cond, clip, is_true
 from .custom_trainer import add_trainer, trainer_image
 from .dataset import version_entry
@@ -64,6 +64,8 @@ def decide(
         return _decide_search(body, entry, world, config)
     job = train_job(body, entry, config)
     decision = decide_job(body, entry, world.outcome, world.result, job)
+    if outage.unread(world.result) is not None:
+        return decision  # held open: the result is read again before anything is registered
     if not decision.done and world.outcome.state == Phase.SUCCEEDED and world.result:
         register(
             decision, body, world.result, world.model_versions, trainer_image(job),
@@ -300,6 +302,10 @@ def decide_job(
             Cond(READY, FALSE, reasons.TRAINING, f"training Job is {outcome.state.lower()}")
         )
         return decision
+    down = outage.unread(result)
+    if down is not None:  # the Job finished; its result cannot be read yet: the run stays open
+        decision.status["phase"] = Phase.RUNNING
+        return outage.hold(decision, body.get("status") or {}, down)
     if outcome.state == Phase.FAILED:
         reason = (result or {}).get("reason") or outcome.reason or reasons.TRAINER_ERROR
         message = (result or {}).get("error") or outcome.message or f"training Job failed: {reason}"

@@ -12,7 +12,7 @@ from ...api.conditions import FALSE, READY
 from ...api.phases import Phase
 from ...api.search import Search
 from ...api.trainingjob import TrainingJob
-from .. import reasons
+from .. import outage, reasons
 from ..conditions import Cond
 from ..decision import Decision
 from . import trials as tr
@@ -182,6 +182,9 @@ def decide_search(
         )
     if not tally.done:
         decision.status["phase"] = Phase.RUNNING
+        down = next((m for m in (outage.unread(t.result) for t in world.trials) if m), None)
+        if down is not None:  # a finished trial's result cannot be read yet
+            return outage.hold(decision, body.get("status") or {}, down)
         best = status.get("best")
         best_text = f"; best {objective_label(search)} {best['value']:.4g} (trial " \
                     f"{best['number']})" if best else ""  # fmt: skip

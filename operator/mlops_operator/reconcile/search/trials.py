@@ -17,8 +17,10 @@ from ...api.kinds import TRAINING_JOB, kind_label
 from ...api.phases import Phase
 from ...api.search import FINISHED_TRIALS, Search
 from ...artifacts import paths
+from .. import outage
 from ..jobs import MISSING, JobOutcome
 from ..names import child_name
+from ..reasons import STORE_UNAVAILABLE
 
 TRIAL_LABEL = f"{GROUP}/trial"
 GENERATION_LABEL = f"{GROUP}/generation"
@@ -113,6 +115,8 @@ def trial_state(
 ) -> Trial:
     """One trial from its Job (if still there) and its result file (if written)."""
     params = job_params(job)
+    if outage.unread(result) is not None:  # not the trial's outcome: its result is read again
+        return Trial(number, job_name, "Running", params, result, None, STORE_UNAVAILABLE)
     if result is not None and result.get("ok"):
         params = result.get("searchParams") or params
         value = (result.get("metrics") or {}).get(metric)
