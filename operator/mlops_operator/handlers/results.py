@@ -9,6 +9,7 @@ from typing import Any
 
 from ..artifacts.store import unreachable, url_to_fs
 from ..reconcile import outage
+from . import result_guard
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,16 @@ def _read_json(uri: str) -> dict[str, Any] | None:
 
 
 def _read(uri: str) -> dict[str, Any] | None:
-    result = _read_json(uri)
+    # The pod wrote these files: none is read through a link out of its namespace's part.
+    namespace = result_guard.namespace_of(uri)
+    result = result_guard.refusal(uri, namespace, "the run result") or _read_json(uri)
     if not result or not result.get("ok"):
         return result
     for key in DETAIL_KEYS:
         if result.get(key):
+            refused = result_guard.refusal(result[key], namespace, f"the run result's {key}")
+            if refused is not None:
+                return refused
             detail = _read_json(result[key])
             if detail is None or outage.unread(detail):
                 return detail

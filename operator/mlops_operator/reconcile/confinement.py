@@ -271,6 +271,19 @@ def refused(body: dict[str, Any], refusal: Refusal, **status: Any) -> Decision:
     return decision
 
 
+def namespace_of(uri: str, store_root: str) -> str | None:
+    """The namespace whose part of the store `uri` is in (`<area>/<namespace>/...`, after
+    normalising); None for a URI outside the store or in none of its areas."""
+    scheme, rest = _split(uri)
+    store_scheme, store_location = _store_location(store_root)
+    if scheme != store_scheme or scheme not in ("file", "s3"):
+        return None
+    location = _normal(rest) if scheme == "file" else _normal(rest).strip("/")
+    relative = _within(location, store_location)
+    segments = [s for s in (relative or "").split("/") if s]
+    return segments[1] if len(segments) >= 2 and segments[0] in AREAS else None
+
+
 def namespace_roots(store_root: str, namespace: str) -> list[str]:
     """The local directories of the namespace's part of a file:// store ([] on S3)."""
     scheme, location = _store_location(store_root)
