@@ -273,7 +273,7 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("v2", "not an object", [1, 2], 400, "JSON object"),
     ("v2", "ragged data", _cols(sepal_length={"data": [[1.0], [2.0, 3.0]], "shape": [2]}), 400, "regular array"),
     ("v2", "matrix width", {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}]}, 400, "shape [n, 4]"),
-    ("v2", "null value", _cols(sepal_length={"data": [None]}), 400, "values must be numbers"),
+    ("v2", "null value", _cols(sepal_length={"data": [None]}), 400, "inputs[0] row 0, feature 'sepal_length': NaN or null"),
     ("v1", "short row", {"instances": [[1.0, 2.0, 3.0]]}, 400, "rows of 4 values"),
     ("v1", "empty instances", {"instances": []}, 400, "empty input"),
     ("v1", "no instances key", {"rows": [ROW]}, 400, "'instances' list"),

@@ -10,6 +10,7 @@ worker stays alive: a valid request after the fuzz still answers 200.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -273,27 +274,46 @@ def test_mixed_types_model_never_answers_5xx(
 
 
 @FUZZ
-@given(values=st.lists(NUMBERS, min_size=4, max_size=4), rows=st.integers(1, 3))
-def test_extreme_numbers_in_a_well_formed_v2_body(
-    server: TestClient, values: list[float], rows: int
+@given(
+    values=st.lists(st.one_of(NUMBERS, st.none()), min_size=4, max_size=4),
+    rows=st.integers(1, 3),
+    protocol=st.sampled_from(["v2", "v1", "records"]),
+)
+def test_extreme_numbers_in_a_well_formed_body(
+    server: TestClient, values: list[float | None], rows: int, protocol: str
 ) -> None:
-    """Well-formed tensors with NaN, inf, huge integers: a 200 or a 400, never a 5xx; a 200
-    answers one label per row."""
-    body = {
-        "inputs": [
-            {"name": n, "datatype": "FP32", "shape": [rows], "data": [v] * rows}
-            for n, v in zip(IRIS_FEATURES, values, strict=True)
-        ]
-    }
-    answer = server.post("/v2/models/iris/infer", content=_encode(body))
-    assert _acceptable(answer.status_code), (values, answer.text[:300])
-    if answer.status_code == 200:
-        # Strict JSON (no NaN/Infinity tokens): a probability the model made NaN is null.
-        out = json.loads(answer.text, parse_constant=_refuse)["outputs"]
-        assert out[0]["shape"] == [rows] and len(out[0]["data"]) == rows
-        assert all(p is None or isinstance(p, float) for p in out[1]["data"])
+    """Well-formed V2, V1 and records bodies with NaN, inf, null, huge integers: a 200, a 400
+    (a value the model does not accept) or a 422 (the model's output is not finite), never a
+    5xx; a 200 answers one label per row and finite probabilities only (never null)."""
+    body: Any
+    if protocol == "v2":
+        path = "/v2/models/iris/infer"
+        body = {
+            "inputs": [
+                {"name": n, "datatype": "FP32", "shape": [rows], "data": [v] * rows}
+                for n, v in zip(IRIS_FEATURES, values, strict=True)
+            ]
+        }
+    elif protocol == "v1":
+        path, body = "/v1/models/iris:predict", {"instances": [values] * rows}
     else:
-        assert answer.status_code == 400, (values, answer.text[:300])
+        path, body = "/v1/models/iris/records", [dict(zip(IRIS_FEATURES, values, strict=True))]
+    answer = server.post(path, content=_encode(body))
+    assert _acceptable(answer.status_code), (values, answer.text[:300])
+    if answer.status_code != 200:
+        assert answer.status_code in (400, 422), (values, answer.text[:300])
+        return
+    # Strict JSON (no NaN/Infinity tokens), and no null where a number belongs.
+    out = json.loads(answer.text, parse_constant=_refuse)
+    if protocol == "v2":
+        assert out["outputs"][0]["shape"] == [rows] and len(out["outputs"][0]["data"]) == rows
+        probabilities = out["outputs"][1]["data"]
+    elif protocol == "v1":
+        assert len(out["predictions"]) == rows
+        probabilities = [p for row in out["probabilities"] for p in row]
+    else:
+        probabilities = [p for row in out for p in row["probabilities"].values()]
+    assert all(isinstance(p, float) and math.isfinite(p) for p in probabilities), answer.text
 
 
 def test_the_worker_still_answers_after_the_fuzz(server: TestClient, mixed: TestClient) -> None:

@@ -53,6 +53,14 @@ class TensorSpec(ApiModel):
     name: str = Field(min_length=1, max_length=256)
     datatype: Datatype
     shape: list[int] = Field(default_factory=lambda: [-1], max_length=8)
+    allow_missing: bool | None = Field(
+        default=None,
+        description=(
+            "Whether NaN in this input is a missing value the model handles (an imputer, or "
+            "native missing-value support). Unset: what the model itself shows. Infinity is "
+            "never accepted."
+        ),
+    )
 
 
 class Signature(ApiModel):

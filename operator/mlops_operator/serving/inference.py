@@ -21,9 +21,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ..api.modelversion import LABEL, PROBABILITIES, VARIABLE
 from . import ids
 from .errors import RequestError, error_payload, internal_error
 from .model import Prediction
+from .nonfinite import NonFiniteInput, first_nonfinite_row, output_refusal
 from .responses import JSON, json_bytes
 from .signature import Columns
 from .state import ServerState
@@ -118,7 +120,11 @@ class InferenceEndpoint:
 
     async def predict(self, body: Any, request_id: str) -> bytes:
         try:
-            columns, n = self.decode(body)
+            try:
+                columns, n = self.decode(body)
+            except NonFiniteInput:
+                self.state.metrics.nonfinite_inputs.inc()
+                raise
             row_ids = ids.row_ids(request_id, n)
             prediction = await run_model(self.state, columns, n, row_ids)
             return json_bytes(self.encode(self.state, body, prediction, n, request_id, row_ids))
@@ -164,7 +170,11 @@ def parse_json(raw: bytes) -> Any:
 
 
 async def run_model(state: ServerState, columns: Columns, n: int, row_ids: list[str]) -> Prediction:
-    """Predict, then count the predictions and offer the rows to the sampler."""
+    """Predict, then count the predictions and offer the rows to the sampler.
+
+    A prediction with a NaN or infinite output is refused (422, naming the row and output),
+    counted, and neither sampled nor counted as predicted rows.
+    """
     model = state.model
     if model is None:
         raise RequestError(f"model is not ready: {state.not_ready_reason()}", 503)
@@ -173,6 +183,16 @@ async def run_model(state: ServerState, columns: Columns, n: int, row_ids: list[
     else:
         prediction = await run_in_threadpool(model.predict, columns)
     metrics = state.metrics
+    bad = first_nonfinite_row(
+        {
+            LABEL: prediction.labels,
+            PROBABILITIES: prediction.probabilities,
+            VARIABLE: prediction.values,
+        }
+    )
+    if bad is not None:
+        metrics.nonfinite_outputs.inc()
+        raise output_refusal(bad[0], bad[1], n)
     if prediction.labels is not None:
         metrics.predicted_classes(prediction.labels)
     elif prediction.values is not None:

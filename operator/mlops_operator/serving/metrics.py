@@ -26,6 +26,7 @@ LATENCY_BUCKETS = (
 _POSITIVE = (0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 VALUE_BUCKETS = tuple(sorted({-v for v in _POSITIVE} | {0.0} | set(_POSITIVE)))
 INFERENCE_ENDPOINTS = ("v2_infer", "v1_predict", "v1_records")
+NONFINITE = "mlops_serving_nonfinite_total"
 FEEDBACK_LABELS = "mlops_feedback_labels_total"
 FEEDBACK_REJECTED = "mlops_feedback_rejected_total"
 # Why a feedback request was refused: a bad body (400), another model (404), no label
@@ -67,6 +68,14 @@ class ServingMetrics:
             "Sampled rows dropped because the sample queue was full or the write failed",
             labels, registry=r,
         ).labels(model, version)  # fmt: skip
+        # Refused because of a non-finite number (nonfinite.py): requests whose input held
+        # one (a 400), and predictions the model itself made NaN or infinite (a 422).
+        nonfinite = Counter(
+            NONFINITE, "Inference requests refused for a NaN or infinite number, by source",
+            (*labels, "source"), registry=r,
+        )  # fmt: skip
+        self.nonfinite_inputs = nonfinite.labels(model, version, "input")
+        self.nonfinite_outputs = nonfinite.labels(model, version, "output")
         self.sample_files = Counter(
             "mlops_serving_sample_files_total", "Sample files written", labels, registry=r
         ).labels(model, version)

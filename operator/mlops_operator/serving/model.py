@@ -44,6 +44,8 @@ class LoadedModel:
     task: Task
     class_labels: list[str] | None
     runner: Any
+    # Inputs whose NaN the model itself handles (nonfinite.py); the signature may override.
+    missing_inputs: frozenset[str] = frozenset()
 
     def predict(self, columns: Columns) -> Prediction:
         return self.runner(columns)
@@ -121,7 +123,13 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
         )
     if config.task and config.task != task:
         raise LoadError(f"the model is a {task} model but the ModelVersion says {config.task}")
-    labels = config.signature.class_labels or _onnx_class_labels(data)
+    import onnx
+
+    from .nonfinite import onnx_missing_inputs
+
+    proto = onnx.load_from_string(data)
+    labels = config.signature.class_labels or _onnx_class_labels(proto)
+    missing = onnx_missing_inputs(proto)
     run = session.run
 
     def runner(columns: Columns) -> Prediction:
@@ -137,13 +145,10 @@ def _load_onnx(data: bytes, config: ServeConfig) -> LoadedModel:
             return Prediction(labels=result[0], probabilities=result[1])
         return Prediction(values=result[0].reshape(-1))
 
-    return LoadedModel("onnxruntime", task, labels, runner)
+    return LoadedModel("onnxruntime", task, labels, runner, missing)
 
 
-def _onnx_class_labels(data: bytes) -> list[str] | None:
-    import onnx
-
-    model = onnx.load_from_string(data)
+def _onnx_class_labels(model: Any) -> list[str] | None:
     for node in model.graph.node:
         for attribute in node.attribute:
             if attribute.name == "classlabels_strings":
@@ -248,4 +253,7 @@ def _load_skops(data: bytes, config: ServeConfig) -> LoadedModel:
             return Prediction(labels=found, probabilities=probabilities)
         return Prediction(values=np.asarray(estimator.predict(frame), dtype=np.float64).reshape(-1))
 
-    return LoadedModel("sklearn-skops", task, labels, runner)
+    from .nonfinite import sklearn_allows_missing
+
+    missing = frozenset(names) if sklearn_allows_missing(estimator) else frozenset()
+    return LoadedModel("sklearn-skops", task, labels, runner, missing)

@@ -14,7 +14,8 @@ JSON = "application/json"
 def json_bytes(content: Any) -> bytes:
     try:
         body = json.dumps(content, separators=(",", ":"), allow_nan=False)
-    except ValueError:  # NaN/inf from the model: not valid JSON, sent as null
+    except ValueError:  # NaN/inf are not JSON: sent as null (an inference answer never holds
+        # one: non-finite model outputs are refused before encoding, see nonfinite.py)
         body = json.dumps(_finite(content), separators=(",", ":"))
     return body.encode()
 

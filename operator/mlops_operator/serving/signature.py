@@ -16,6 +16,7 @@ import numpy as np
 
 from ..api.modelversion import Signature
 from .errors import RequestError
+from .nonfinite import Locate, check_column, check_matrix
 
 NUMPY_DTYPES: dict[str, Any] = {
     "BOOL": np.bool_,
@@ -60,6 +61,28 @@ class CompiledSignature:
         self.float_dtype = (
             NUMPY_DTYPES[next(iter(dtypes))] if dtypes in ({"FP32"}, {"FP64"}) else None
         )
+        self.datatypes = tuple(c.datatype for c in self.columns)
+        # Per input: whether NaN (a missing value) is accepted; infinity never is. What the
+        # signature declares; the server adds what the loaded model shows (accept_missing).
+        self.declared_missing = {t.name: t.allow_missing for t in signature.inputs}
+        self.allow_nan = np.array(
+            [bool(t.allow_missing) and t.datatype in ("FP32", "FP64") for t in signature.inputs]
+        )
+
+    def accept_missing(self, shown: frozenset[str]) -> None:
+        """Accept NaN in the float inputs the model shows it handles, unless the signature
+        declares otherwise (allowMissing: false)."""
+        self.allow_nan = np.array(
+            [
+                c.datatype in ("FP32", "FP64")
+                and (
+                    self.declared_missing[c.name]
+                    if self.declared_missing[c.name] is not None
+                    else c.name in shown
+                )
+                for c in self.columns
+            ]
+        )
 
     # --- V2 ---------------------------------------------------------------------------------
     def from_v2(self, body: Any) -> tuple[Columns, int]:
@@ -101,21 +124,24 @@ class CompiledSignature:
                 raise RequestError(
                     f"input '{name}': shape {shape} needs {needed} values, got {matrix.size}"
                 )
-            return self._split(matrix.reshape(n, self.width), name), n
+            return self._split(
+                matrix.reshape(n, self.width), name, _at("inputs[0] row {}", self)
+            ), n
         flat = _flatten(data)
         if len(flat) != n * self.width:
             raise RequestError(
                 f"input '{name}': shape {shape} needs {n * self.width} values, got {len(flat)}"
             )
+        locate = _at("inputs[0] row {}", self)
         return [
-            self._convert(c, flat[i :: self.width], f"input '{name}' column '{c.name}'")
+            self._convert(c, flat[i :: self.width], f"input '{name}' column '{c.name}'", i, locate)
             for i, c in enumerate(self.columns)
         ], n
 
     def _v2_columns(self, inputs: list[dict[str, Any]]) -> tuple[Columns, int]:
         found: list[np.ndarray | None] = [None] * self.width
         n = -1
-        for tensor in inputs:
+        for position, tensor in enumerate(inputs):
             name = tensor.get("name")
             if not isinstance(name, str):
                 raise RequestError("every input needs a string 'name'")
@@ -138,7 +164,8 @@ class CompiledSignature:
                 raise RequestError(
                     f"input '{name}' has datatype {datatype}; the model expects {column.datatype}"
                 )
-            values = self._convert(column, _data(tensor, name), f"input '{name}'")
+            locate = _at(f"inputs[{position}] row {{}}", self)
+            values = self._convert(column, _data(tensor, name), f"input '{name}'", i, locate)
             if values.shape[0] != shape[0]:
                 raise RequestError(
                     f"input '{name}': shape {shape} needs {shape[0]} values, got {values.shape[0]}"
@@ -167,7 +194,7 @@ class CompiledSignature:
         if not instances:
             raise RequestError("empty input: 'instances' has no rows")
         if isinstance(instances[0], dict):
-            return self.from_records(instances)
+            return self.from_records(instances, "instances[{}]")
         n = len(instances)
         if self.all_numeric:
             matrix = _numbers(instances, "instances")
@@ -178,20 +205,21 @@ class CompiledSignature:
                     f"'instances' must be rows of {self.width} values in signature order "
                     f"{list(self.names)}; got shape {list(matrix.shape)}"
                 )
-            return self._split(matrix, "instances"), n
+            return self._split(matrix, "instances", _at("instances[{}]", self)), n
         for k, row in enumerate(instances):
             if not isinstance(row, list) or len(row) != self.width:
                 raise RequestError(
                     f"instance {k} must be a list of {self.width} values in signature order "
                     f"{list(self.names)}"
                 )
+        locate = _at("instances[{}]", self)
         return [
-            self._convert(c, [row[i] for row in instances], f"column '{c.name}'")
+            self._convert(c, [row[i] for row in instances], f"column '{c.name}'", i, locate)
             for i, c in enumerate(self.columns)
         ], n
 
     # --- records ------------------------------------------------------------------------------
-    def from_records(self, records: Any) -> tuple[Columns, int]:
+    def from_records(self, records: Any, row: str = "record {}") -> tuple[Columns, int]:
         if isinstance(records, dict) and isinstance(records.get("records"), list):
             records = records["records"]
         if not isinstance(records, list):
@@ -210,20 +238,39 @@ class CompiledSignature:
                 if unknown:
                     parts.append(f"unknown features {unknown}")
                 raise RequestError(f"record {k}: " + "; ".join(parts))
+        locate = _at(row, self)
         return [
-            self._convert(c, [r[c.name] for r in records], f"feature '{c.name}'")
-            for c in self.columns
+            self._convert(c, [r[c.name] for r in records], f"feature '{c.name}'", i, locate)
+            for i, c in enumerate(self.columns)
         ], len(records)
 
     # --- values -------------------------------------------------------------------------------
-    def _split(self, matrix: np.ndarray, where: str) -> Columns:
+    def _split(self, matrix: np.ndarray, where: str, locate: Locate) -> Columns:
         if self.float_dtype is not None and matrix.dtype.kind != "b":
-            matrix = matrix.astype(self.float_dtype, copy=False)
+            with np.errstate(over="ignore"):  # an overflow is refused just below
+                cast = matrix.astype(self.float_dtype, copy=False)
+            if cast.dtype.kind == "f":  # NaN, infinity and overflow: one pass when all finite
+                check_matrix(matrix, cast, self.allow_nan, self.datatypes, locate)
             # [n, 1] views: what the ONNX graph takes, without a reshape per column.
-            return [matrix[:, i : i + 1] for i in range(self.width)]
-        return [_cast(matrix[:, i], c, where) for i, c in enumerate(self.columns)]
+            return [cast[:, i : i + 1] for i in range(self.width)]
+        return [
+            self._checked(matrix[:, i], c, where, i, locate) for i, c in enumerate(self.columns)
+        ]
 
-    def _convert(self, column: Column, data: Any, where: str) -> np.ndarray:
+    def _checked(
+        self, array: np.ndarray, column: Column, where: str, i: int, locate: Locate
+    ) -> np.ndarray:
+        """The column cast to its datatype, refusing the values it does not accept."""
+        if array.dtype.kind == "f" and column.datatype not in ("FP32", "FP64"):
+            # NaN or infinity where an integer or boolean belongs (astype would make them
+            # True or garbage).
+            check_column(array, array, i, False, column.datatype, locate)
+        cast = _cast(array, column, where)
+        if cast.dtype.kind == "f":
+            check_column(array, cast, i, bool(self.allow_nan[i]), column.datatype, locate)
+        return cast
+
+    def _convert(self, column: Column, data: Any, where: str, i: int, locate: Locate) -> np.ndarray:
         if column.is_bytes:
             values = _flatten(data) if isinstance(data, list) else data
             if not isinstance(values, list):
@@ -237,7 +284,13 @@ class CompiledSignature:
             out[:] = values
             return out
         array = _numbers(data, where)
-        return _cast(array.reshape(-1), column, where)
+        return self._checked(array.reshape(-1), column, where, i, locate)
+
+
+def _at(row: str, signature: CompiledSignature) -> Locate:
+    """Where a value is: `row` (a format with the row index) and the feature's name."""
+    names = signature.names
+    return lambda r, i: f"{row.format(r)}, feature '{names[i]}'"
 
 
 def _shape(tensor: dict[str, Any], name: str) -> list[int]:
@@ -270,9 +323,23 @@ def _numbers(data: Any, where: str) -> np.ndarray:
         array = np.asarray(data)
     except (ValueError, TypeError) as exc:
         raise RequestError(f"{where}: values are not a regular array of numbers ({exc})") from None
+    if array.dtype.kind == "O":
+        return _nulls_as_nan(array, where)
     if array.dtype.kind not in _NUMBER_KINDS and array.dtype.kind != "b":
         raise RequestError(f"{where}: values must be numbers")
     return array
+
+
+def _nulls_as_nan(array: np.ndarray, where: str) -> np.ndarray:
+    """Numbers with JSON nulls (what JSON has for a missing value; clients that refuse to
+    write NaN send it): floats with NaN there, accepted or refused as NaN is."""
+    values = array.ravel().tolist()
+    if any(v is None for v in values) and all(v is None or type(v) in (int, float) for v in values):
+        try:
+            return array.astype(np.float64)
+        except OverflowError:  # an integer beyond any float
+            pass
+    raise RequestError(f"{where}: values must be numbers")
 
 
 def _cast(array: np.ndarray, column: Column, where: str) -> np.ndarray:
@@ -286,7 +353,8 @@ def _cast(array: np.ndarray, column: Column, where: str) -> np.ndarray:
         and not all(math.isfinite(v) and v == int(v) for v in array.tolist())
     ):
         raise RequestError(f"{where}: '{column.name}' expects integers")
-    return array.astype(column.dtype, copy=False)
+    with np.errstate(over="ignore"):  # an FP32 overflow is refused by the caller
+        return array.astype(column.dtype, copy=False)
 
 
 def _flatten(data: list[Any]) -> list[Any]:

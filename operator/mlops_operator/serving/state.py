@@ -72,6 +72,7 @@ class ServerState:
         # full passes, which would otherwise walk it and stall requests (p99 spikes).
         gc.collect()
         gc.freeze()
+        self.signature.accept_missing(self.model.missing_inputs)
         if self.sampler is not None:
             self.sampler.class_labels = self.model.class_labels
         self.metrics.ready.set(1)
