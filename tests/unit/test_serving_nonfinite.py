@@ -391,3 +391,47 @@ def test_integer_and_boolean_inputs_never_take_non_finite_values(datatype: str, 
     body["inputs"][1]["data"] = [1, None, 3]
     columns, n = signature.from_v2(body)
     assert n == 3 and math.isnan(float(columns[1][1]))
+
+
+# --- what the model shows -----------------------------------------------------------------------
+@pytest.mark.parametrize("estimator", ["LogisticRegression", "RandomForestRegressor"])
+def test_the_trainers_pipelines_show_their_numeric_inputs_take_missing_values(
+    estimator: str,
+) -> None:
+    """The built-in pipeline imputes numeric columns (median) and encodes categorical ones:
+    both the ONNX graph and the fitted scikit-learn pipeline say the numeric inputs take NaN."""
+    import onnx
+    import pandas as pd
+
+    from mlops_operator.api.trainingjob import TrainingJobSpec
+    from mlops_operator.serving.nonfinite import onnx_missing_inputs, sklearn_missing_inputs
+    from mlops_operator.training.estimators import build_pipeline
+    from mlops_operator.training.export import to_onnx
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(
+        {"a": rng.normal(size=200), "b": rng.normal(size=200), "c": rng.choice(["p", "q"], 200)}
+    )
+    classifier = estimator == "LogisticRegression"
+    y = (x["a"] > 0).astype(int).astype(str) if classifier else x["a"] * 2
+    spec = TrainingJobSpec.model_validate(
+        {"datasetRef": {"name": "d"}, "model": "m", "estimator": estimator, "target": "y"}
+    )
+    pipeline = build_pipeline(spec, ["a", "b"], ["c"]).fit(x, y)
+    task = "classification" if classifier else "regression"
+    graph = onnx.load_from_string(to_onnx(pipeline, ["a", "b", "c"], ["a", "b"], task))
+    assert {"a", "b"} <= onnx_missing_inputs(graph)
+    # (a string input's NaN is no concern of these: BYTES inputs take strings only)
+    assert {"a", "b"} <= sklearn_missing_inputs(pipeline, ["a", "b", "c"])
+
+
+def test_a_model_without_an_imputer_shows_no_input_takes_missing_values() -> None:
+    import onnx
+
+    from mlops_operator.serving.nonfinite import onnx_missing_inputs, sklearn_missing_inputs
+
+    logistic = iris_onnx("logistic")
+    assert onnx_missing_inputs(onnx.load(logistic.path)) == frozenset()
+    assert sklearn_missing_inputs(logistic.estimator, IRIS_FEATURES) == frozenset()
+    hgb = _hgb_skops()
+    assert sklearn_missing_inputs(hgb.estimator, IRIS_FEATURES) == set(IRIS_FEATURES)

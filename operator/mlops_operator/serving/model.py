@@ -253,7 +253,7 @@ def _load_skops(data: bytes, config: ServeConfig) -> LoadedModel:
             return Prediction(labels=found, probabilities=probabilities)
         return Prediction(values=np.asarray(estimator.predict(frame), dtype=np.float64).reshape(-1))
 
-    from .nonfinite import sklearn_allows_missing
+    from .nonfinite import sklearn_missing_inputs
 
-    missing = frozenset(names) if sklearn_allows_missing(estimator) else frozenset()
+    missing = sklearn_missing_inputs(estimator, names)
     return LoadedModel("sklearn-skops", task, labels, runner, missing)

@@ -166,10 +166,46 @@ def _upstream(node: Any, producers: dict[str, Any], inputs: set[str]) -> set[str
     return found
 
 
-def sklearn_allows_missing(estimator: Any) -> bool:
-    """Whether a fitted scikit-learn estimator turns NaN into a prediction: its steps, in
-    order, impute it (an `*Imputer`) before any step that does not accept NaN."""
-    return _sklearn_nan(estimator) != "refuses"
+def sklearn_missing_inputs(estimator: Any, names: list[str]) -> frozenset[str]:
+    """The inputs whose NaN a fitted scikit-learn estimator turns into a prediction: its
+    steps, in order, impute it (an `*Imputer`) or accept it up to the end. A pipeline that
+    starts with a ColumnTransformer is judged per column (the numeric columns' imputer does
+    not cover a categorical column's encoder)."""
+    if _sklearn_nan(estimator) != "refuses":
+        return frozenset(names)
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    steps = [s for _, s in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
+    steps = [s for s in steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
+    if not steps or not isinstance(steps[0], ColumnTransformer):
+        return frozenset()
+    rest_accepts = all(_sklearn_nan(s) != "refuses" for s in steps[1:])
+    found: set[str] = set()
+    for _, step, columns in steps[0].transformers_:
+        if isinstance(step, str) and step == "drop":
+            continue
+        state = "passes" if isinstance(step, str) else _sklearn_nan(step)
+        if state == "absorbs" or (state == "passes" and rest_accepts):
+            found |= _column_names(columns, names)
+    return frozenset(found)
+
+
+def _column_names(columns: Any, names: list[str]) -> set[str]:
+    """A ColumnTransformer's column selection as input names (names or positions)."""
+    if isinstance(columns, str):
+        return {columns}
+    try:
+        chosen = list(columns)
+    except TypeError:  # a slice or a callable: not resolved here, so not accepted
+        return set()
+    out: set[str] = set()
+    for c in chosen:
+        if isinstance(c, str):
+            out.add(c)
+        elif isinstance(c, int | np.integer) and 0 <= c < len(names):
+            out.add(names[int(c)])
+    return out
 
 
 def _sklearn_nan(estimator: Any) -> str:
@@ -180,7 +216,7 @@ def _sklearn_nan(estimator: Any) -> str:
 
     if isinstance(estimator, Pipeline):
         for _, step in estimator.steps:
-            if step is None or step == "passthrough":
+            if step is None or (isinstance(step, str) and step == "passthrough"):
                 continue
             state = _sklearn_nan(step)
             if state != "passes":
@@ -188,9 +224,9 @@ def _sklearn_nan(estimator: Any) -> str:
         return "passes"
     if isinstance(estimator, ColumnTransformer):
         states = {
-            "passes" if step == "passthrough" else _sklearn_nan(step)
+            "passes" if isinstance(step, str) else _sklearn_nan(step)
             for _, step, _ in estimator.transformers_
-            if step != "drop"
+            if not (isinstance(step, str) and step == "drop")
         }
         if "refuses" in states:
             return "refuses"
