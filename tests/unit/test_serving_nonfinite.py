@@ -48,6 +48,7 @@ from test_serving_fixtures import (
 
 from mlops_operator.api.modelversion import Signature, TensorSpec
 from mlops_operator.artifacts import records
+from mlops_operator.serving.analysis import summarize
 from mlops_operator.serving.app import create_app
 from mlops_operator.serving.errors import RequestError
 from mlops_operator.serving.signature import CompiledSignature
@@ -308,6 +309,9 @@ def test_a_nan_output_is_a_422_naming_the_row_never_a_200_with_null() -> None:
                 )
         assert _nonfinite(client, "output") == len(PROTOCOLS) * len(SIZES)
         assert _nonfinite(client, "input") == 0
+        # Canary analysis counts them against the model, beside 5xx answers.
+        traffic = summarize(client.get("/metrics").text)
+        assert traffic.errors == len(PROTOCOLS) * len(SIZES) and traffic.client_errors == 0
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .metrics import INFERENCE_ENDPOINTS, LATENCY, REQUESTS
+from .metrics import INFERENCE_ENDPOINTS, LATENCY, NONFINITE_OUTPUT_STATUS, REQUESTS
+
+# Answers that count against the model: server faults, and the 422 of a prediction the
+# model made NaN or infinite (a challenger that cannot score what the champion scores fails).
+_MODEL_FAULT = str(NONFINITE_OUTPUT_STATUS)
 
 _FAMILY_REQUESTS = REQUESTS.removesuffix("_total")
 
@@ -20,7 +24,8 @@ _FAMILY_REQUESTS = REQUESTS.removesuffix("_total")
 class TrafficSummary:
     """Counts since the server started (or over a window, from `delta`).
 
-    `errors` are 5xx answers of the inference endpoints; `client_errors` are their 4xx.
+    `errors` are 5xx answers of the inference endpoints and their 422s (the model's output was
+    not finite); `client_errors` are their other 4xx.
     `buckets` is the cumulative latency histogram as (upper bound in seconds, count).
     """
 
@@ -47,7 +52,7 @@ def summarize(metrics_text: str, *, model_version: str | None = None) -> Traffic
             if sample.name == REQUESTS:
                 code = labels.get("code", "")
                 requests += sample.value
-                if code.startswith("5"):
+                if code.startswith("5") or code == _MODEL_FAULT:
                     errors += sample.value
                 elif code.startswith("4"):
                     client_errors += sample.value

@@ -27,6 +27,9 @@ _POSITIVE = (0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 1e3,
 VALUE_BUCKETS = tuple(sorted({-v for v in _POSITIVE} | {0.0} | set(_POSITIVE)))
 INFERENCE_ENDPOINTS = ("v2_infer", "v1_predict", "v1_records")
 NONFINITE = "mlops_serving_nonfinite_total"
+# The status of a prediction refused because the model's own output was not finite
+# (nonfinite.py); canary analysis counts it against the model (analysis.py).
+NONFINITE_OUTPUT_STATUS = 422
 FEEDBACK_LABELS = "mlops_feedback_labels_total"
 FEEDBACK_REJECTED = "mlops_feedback_rejected_total"
 # Why a feedback request was refused: a bad body (400), another model (404), no label

@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from .errors import RequestError
+from .metrics import NONFINITE_OUTPUT_STATUS
 
 # (row, feature index) -> where that value was, e.g. "inputs[0] row 3, feature 'x'"
 Locate = Callable[[int, int], str]
 
-# Status of an answer refused because the model's own output was not finite: the request was
+# An answer refused because the model's own output was not finite is a 422 (the status lives
+# in metrics.py, which the operator's canary analysis reads without numpy): the request was
 # well formed, but the model cannot score it (the same request fails the same way again).
-NONFINITE_OUTPUT_STATUS = 422
 
 
 class NonFiniteInput(RequestError):
