@@ -16,7 +16,7 @@ import numpy as np
 
 from ..api.modelversion import Signature
 from .errors import RequestError
-from .nonfinite import Locate, check_column, check_matrix
+from .nonfinite import Locate, check_column, check_matrix, in_range
 
 NUMPY_DTYPES: dict[str, Any] = {
     "BOOL": np.bool_,
@@ -247,10 +247,13 @@ class CompiledSignature:
     # --- values -------------------------------------------------------------------------------
     def _split(self, matrix: np.ndarray, where: str, locate: Locate) -> Columns:
         if self.float_dtype is not None and matrix.dtype.kind != "b":
-            with np.errstate(over="ignore"):  # an overflow is refused just below
-                cast = matrix.astype(self.float_dtype, copy=False)
-            if cast.dtype.kind == "f":  # NaN, infinity and overflow: one pass when all finite
+            if matrix.dtype.kind == "f" and not in_range(matrix, self.datatypes[0]):
+                # NaN, infinity or overflow: refused, unless NaN where the model takes it
+                with np.errstate(over="ignore"):
+                    cast = matrix.astype(self.float_dtype, copy=False)
                 check_matrix(matrix, cast, self.allow_nan, self.datatypes, locate)
+            else:
+                cast = matrix.astype(self.float_dtype, copy=False)
             # [n, 1] views: what the ONNX graph takes, without a reshape per column.
             return [cast[:, i : i + 1] for i in range(self.width)]
         return [
@@ -261,14 +264,16 @@ class CompiledSignature:
         self, array: np.ndarray, column: Column, where: str, i: int, locate: Locate
     ) -> np.ndarray:
         """The column cast to its datatype, refusing the values it does not accept."""
-        if array.dtype.kind == "f" and column.datatype not in ("FP32", "FP64"):
-            # NaN or infinity where an integer or boolean belongs (astype would make them
-            # True or garbage).
-            check_column(array, array, i, False, column.datatype, locate)
-        cast = _cast(array, column, where)
-        if cast.dtype.kind == "f":
+        if array.dtype.kind == "f" and not in_range(array, column.datatype):
+            if column.datatype not in ("FP32", "FP64"):
+                # NaN or infinity where an integer or boolean belongs (astype would make
+                # them garbage or True): always refused.
+                check_column(array, array, i, False, column.datatype, locate)
+            with np.errstate(over="ignore"):
+                cast = array.astype(column.dtype, copy=False)
             check_column(array, cast, i, bool(self.allow_nan[i]), column.datatype, locate)
-        return cast
+            return cast  # NaN where the model takes missing values
+        return _cast(array, column, where)
 
     def _convert(self, column: Column, data: Any, where: str, i: int, locate: Locate) -> np.ndarray:
         if column.is_bytes:
@@ -353,8 +358,7 @@ def _cast(array: np.ndarray, column: Column, where: str) -> np.ndarray:
         and not all(math.isfinite(v) and v == int(v) for v in array.tolist())
     ):
         raise RequestError(f"{where}: '{column.name}' expects integers")
-    with np.errstate(over="ignore"):  # an FP32 overflow is refused by the caller
-        return array.astype(column.dtype, copy=False)
+    return array.astype(column.dtype, copy=False)
 
 
 def _flatten(data: list[Any]) -> list[Any]:
