@@ -20,10 +20,12 @@ docs/drift.md states what follows for KS, PSI and Wasserstein.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
+LOW_HALF = 0 if sys.byteorder == "little" else 1  # the uint16 holding a float32's low bits
 CELLS = 2048  # a single pass: reference mass strictly between two cuts < 1/2048 < 5e-4
 JUMPS = 256  # extra cut pairs around the widest jumps (Wasserstein on heavy tails)
 
@@ -138,97 +140,79 @@ def compress(s: RankSummary, limit: int, area: float = np.inf) -> RankSummary:
 
 @dataclass(frozen=True)
 class WindowCounts:
-    """How many window values are < and <= each cut, as brackets (exact when lo == hi)."""
+    """How many window values are < and <= each cut."""
 
     m: int
-    lt_lo: np.ndarray
-    lt_hi: np.ndarray
-    le_lo: np.ndarray
-    le_hi: np.ndarray
+    lt: np.ndarray
+    le: np.ndarray
 
 
 def exact_counts(cuts: np.ndarray, xs: np.ndarray) -> WindowCounts:
-    """The window's exact counts at the cuts; `xs` sorted."""
+    """The window's counts at the cuts from the sorted float64 window `xs`."""
     lt = np.searchsorted(xs, cuts, side="left")
     le = lt.copy()  # one binary search per cut; the second only where the window ties it
     tied = lt < len(xs)
     tied[tied] = xs[lt[tied]] == cuts[tied]
     le[tied] = np.searchsorted(xs, cuts[tied], side="right")
-    return WindowCounts(len(xs), lt, lt, le, le)
+    return WindowCounts(len(xs), lt, le)
 
 
-def float32_counts(cuts: np.ndarray, x: np.ndarray) -> WindowCounts:
-    """The window's counts at the cuts from a float32 copy of it, which sorts in about half
-    the time of float64. Rounding to float32 keeps order (x <= y gives f(x) <= f(y)), so a
-    value whose float32 is below (above) the cut's float32 is below (above) the cut; only
-    values rounding to the same float32 as a cut are undecided, and they widen that cut's
-    brackets (lo: none of them counted, hi: all of them)."""
+def window_counts(cuts: np.ndarray, x: np.ndarray) -> WindowCounts:
+    """The window's exact counts at the cuts, `x` unsorted, from a float32 copy of it (which
+    sorts in about half the time of float64).
+
+    Rounding to float32 keeps order (a <= b gives f(a) <= f(b)), so a value whose float32 is
+    below a cut's float32 is below the cut, and one whose float32 is above it is above the
+    cut. Only values rounding to the same float32 as a cut are undecided by the float32 sort;
+    they are few (none for most continuous data), and are looked up in float64.
+    """
     with np.errstate(over="ignore"):  # beyond float32's range: +-inf, order kept
         y = x.astype(np.float32)
         keys = cuts.astype(np.float32)
-    y.sort()
-    below = np.searchsorted(y, keys, side="left")
-    upto = np.searchsorted(y, keys, side="right")
-    return WindowCounts(len(x), below, upto, below, upto)
-
-
-def settle_float32(cuts: np.ndarray, x: np.ndarray, window: WindowCounts) -> WindowCounts | None:
-    """float32_counts made exact where every window value is itself a float32 (integers
-    below 2^24, many measurements); None where some are not."""
+    ys = np.sort(y)
+    below = np.searchsorted(ys, keys, side="left")
+    undecided = np.searchsorted(ys, keys, side="right") > below
+    if not undecided.any():
+        return WindowCounts(len(x), below, below)
+    # Every value rounding to an undecided key, found by the low 16 bits of its float32 (the
+    # same for equal floats, +0 and -0 included; read in place as every other uint16); the
+    # other values sharing those bits come along and cancel out below.
+    table = np.zeros(1 << 16, dtype=bool)
+    table[keys[undecided].view(np.uint32) & 0xFFFF] = True
+    low_bits = y.view(np.uint16)[LOW_HALF::2]
+    xa = np.sort(x[table[low_bits]])
     with np.errstate(over="ignore"):
-        keys = cuts.astype(np.float32)
-        if not np.array_equal(x.astype(np.float32), x):
-            return None
-    # values equal to a cut's float32 equal the cut when that float32 is the cut itself,
-    # and otherwise all lie on the one side of it where the float32 is
-    wide = keys.astype(np.float64)
-    below, upto = window.lt_lo, window.lt_hi
-    lt = np.where(wide < cuts, upto, below)
-    le = np.where(wide <= cuts, upto, below)
-    return WindowCounts(window.m, lt, lt, le, le)
+        ya = xa.astype(np.float32)  # sorted too: rounding keeps order
+    # Of the looked-up values, those rounding below a key are below its cut and counted in
+    # both terms; those rounding above it are above the cut and counted in neither.
+    same_or_above = np.searchsorted(ya, keys, side="left")
+    lt = below + np.searchsorted(xa, cuts, side="left") - same_or_above
+    le = below + np.searchsorted(xa, cuts, side="right") - same_or_above
+    return WindowCounts(len(x), lt, le)
 
 
 def ks(s: RankSummary, window: WindowCounts) -> tuple[float, float]:
     """(D_low, D_high): the exact two-sample KS statistic of the reference and the window
-    lies in this interval; with exact window counts D_high - D_low <= s.uncertainty() / n.
+    lies in this interval, and D_high - D_low <= s.uncertainty() / n.
 
-    Both ECDFs are known (within their brackets) at every cut, just at and just below it;
-    between two cuts the window's ECDF and the reference's move by at most their masses
-    there, which bounds the supremum inside the gap.
+    Both ECDFs are known (the reference's within its brackets) at every cut, just at and
+    just below it; between two cuts the window's ECDF and the reference's move by at most
+    their masses there, which bounds the supremum inside the gap.
     """
     n, m = s.n, window.m
     if n == 0 or m == 0:
         return 0.0, 0.0
+    c_le, c_lt = window.le / m, window.lt / m
     low = high = 0.0
-    for lo, hi, c_lo, c_hi in (
-        (s.le_lo, s.le_hi, window.le_lo / m, window.le_hi / m),
-        (s.lt_lo, s.lt_hi, window.lt_lo / m, window.lt_hi / m),
-    ):
+    for lo, hi, c in ((s.le_lo, s.le_hi, c_le), (s.lt_lo, s.lt_hi, c_lt)):
         f_lo, f_hi = lo / n, hi / n
-        low = max(low, float(np.maximum(f_lo - c_hi, c_lo - f_hi).max()))
-        high = max(high, float(np.maximum(c_hi - f_lo, f_hi - c_lo).max()))
+        low = max(low, float(np.maximum(f_lo - c, c - f_hi).max()))
+        high = max(high, float(np.maximum(np.abs(c - f_lo), np.abs(c - f_hi)).max()))
     if len(s.values) > 1:
-        up = s.lt_hi[1:] / n - window.le_lo[:-1] / m  # reference runs ahead inside the gap
-        down = window.lt_hi[1:] / m - s.le_lo[:-1] / n  # the window runs ahead inside the gap
+        up = s.lt_hi[1:] / n - c_le[:-1]  # reference runs ahead inside the gap
+        down = c_lt[1:] - s.le_lo[:-1] / n  # the window runs ahead inside the gap
         high = max(high, float(np.maximum(up, down).max()))
     return max(low, 0.0), high
-
-
-def ks_window(s: RankSummary, x: np.ndarray) -> tuple[float, float]:
-    """ks() of an unsorted window, with D_high - D_low <= s.uncertainty() / n as for exact
-    counts: counted in float32 when its undecided values leave the error within that, made
-    exact when the window is all float32 values, else sorted and counted in float64."""
-    if s.n == 0 or len(x) == 0:
-        return 0.0, 0.0
-    limit = s.uncertainty() / s.n
-    window = float32_counts(s.values, x)
-    low, high = ks(s, window)
-    if high - low <= limit:
-        return low, high
-    settled = settle_float32(s.values, x, window)
-    if settled is not None:
-        return ks(s, settled)
-    return ks(s, exact_counts(s.values, np.sort(x)))
 
 
 def wasserstein(s: RankSummary, xs: np.ndarray) -> tuple[float, float]:
