@@ -121,3 +121,31 @@ def test_a_result_the_store_cannot_take_fails_the_pod(closed_endpoint: str, tmp_
     assert message["ok"] is False and message["reason"] == "StoreUnavailable", message
     assert "s3://bucket/root/results/r.json" in message["error"]
     assert closed_endpoint in message["error"]
+
+
+def test_the_predict_command_reports_store_unavailable(
+    closed_endpoint: str, tmp_path: Path
+) -> None:
+    """A partition scored from a local model and input whose output cannot be uploaded."""
+    from sklearn.model_selection import train_test_split
+    from tests.unit.test_batch_cli import input_files
+    from tests.unit.test_compare_cli import Model, iris
+
+    from mlops_operator import cli
+
+    train, _ = train_test_split(iris(), test_size=0.3, random_state=0)
+    model = Model(Store((tmp_path / "store").as_uri()), "iris", "LogisticRegression", train,
+                  "target")  # fmt: skip
+    source, _ = input_files(tmp_path)
+    log = tmp_path / "termination"
+    code = cli.main([
+        "predict", "--name", "nightly", "--model", model.arg(),
+        "--signature-json", json.dumps(model.signature), "--task", model.task,
+        "--input", source, "--partitions", "1", "--index", "0",
+        "--output-uri", "s3://bucket/root/predictions/ml/nightly/run",
+        "--id-column", "customer", "--termination-log", str(log),
+    ])  # fmt: skip
+    message = _message(log)
+    assert code == 1 and message["reason"] == "StoreUnavailable", message
+    assert "s3://bucket/root/predictions/ml/nightly/run/part-00000.parquet" in message["error"]
+    assert closed_endpoint in message["error"], message
