@@ -164,3 +164,37 @@ def test_a_profile_pod_that_reported_store_unavailable_failed() -> None:
     assert decision.status["phase"] == "Failed" and decision.status["completedRun"] == "1/0"
     assert ready(decision)[:2] == ("False", "StoreUnavailable")
     assert warnings(decision) == ["StoreUnavailable"]
+
+
+# --- ModelDeployment: a champion/challenger comparison ---------------------------------------
+
+
+def test_a_compare_result_the_store_cannot_give_is_not_a_lost_challenger() -> None:
+    from tests.unit.test_reconcile_modeldeployment import CONFIG, PARENT
+    from tests.unit.test_rollout_challenge import Row, job, observed, result
+
+    from mlops_operator.reconcile.modeldeployment import Comparison, comparison_due, decide
+    from mlops_operator.reconcile.rollout.challenge import UNREADABLE
+
+    row = Row("down", comparison=Comparison("iris-v2", job(True), UNREAD))
+    resource, world = observed(row)
+    assert comparison_due(resource, world, NOW) == "iris-v2"
+    first = decide(resource, world, CONFIG, NOW, PARENT).decision
+    challenge = first.status["challenge"]
+    assert challenge["verdict"] == "Comparing" and UNREADABLE in challenge["message"]
+    assert MESSAGE in challenge["message"]
+    assert not first.status.get("lostChallengers") and not first.delete  # Job kept, not lost
+    assert warnings(first) == ["StoreUnavailable"]
+    assert first.requeue_after == outage.STORE_RETRY_SECONDS
+    progressing = next(c for c in first.conditions if c.type == "Progressing")
+    assert (progressing.status, progressing.reason) == ("False", "StoreUnavailable")
+
+    # Still down: no second Warning. Back: the verdict as it would have been.
+    resource["status"] = {**resource["status"], "challenge": challenge}
+    assert comparison_due(resource, world, NOW) == "iris-v2"  # its result is read again
+    again = decide(resource, world, CONFIG, NOW, PARENT).decision
+    assert warnings(again) == [] and again.status["challenge"]["verdict"] == "Comparing"
+    back = Comparison("iris-v2", job(True), result(0.90, 0.95))
+    _, world_back = observed(Row("back", comparison=back))
+    won = decide(resource, world_back, CONFIG, NOW, PARENT).decision
+    assert won.status["challenge"]["verdict"] == "Won" and warnings(won) == []

@@ -5,7 +5,9 @@ Nothing is known to be wrong with the run, so it is not recorded as failed: the 
 open with Ready=False StoreUnavailable naming the URI and the endpoint, warns once per outage
 (not once per attempt), and the result is read again after STORE_RETRY_SECONDS. A store
 coming back sends no event, so time is the trigger here. Used by the Dataset, TrainingJob
-(and its search trials) and BatchPrediction decisions.
+(and its search trials) and BatchPrediction decisions, and by a ModelDeployment's
+champion/challenger comparison (rollout/challenge.py: the challenger is not lost, the champion
+serves on).
 
 The result reader (handlers/results.py) marks such a read with UNREAD; a result the pod itself
 wrote with reason StoreUnavailable (the store failed it while it ran) is the Job's outcome and

@@ -21,7 +21,7 @@ from ...api.modeldeployment import LOST_CHALLENGERS_LIMIT, Promotion
 from ...api.modelversion import CLASSIFICATION, ModelVersionSpec
 from ...api.phases import Phase
 from ...artifacts import paths
-from .. import jobs, reasons
+from .. import jobs, outage, reasons
 from ..conditions import Cond, clip, replacing, rfc3339, without_nones
 from ..decision import ObjectKey
 from ..jobs import job_outcome
@@ -35,6 +35,10 @@ PRODUCTION_HOLDOUT: Literal["production-holdout"] = "production-holdout"
 DATASET_HOLDOUT: Literal["dataset-holdout"] = "dataset-holdout"
 DataKind = Literal["production-holdout", "dataset-holdout"]
 HOLDOUT_FILE = "holdout.parquet"
+
+
+# The comparison's message while the store cannot give the compare Job's result.
+UNREADABLE = "the compare Job finished; its result cannot be read yet"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,8 @@ def compare(r: Rollout, serving: str, challenger: Target) -> None:
     result = found.result if found else None
     if outcome.state == Phase.SUCCEEDED and result and result.get("ok"):
         _verdict(r, policy.promotion, champion, challenger, metric, result)
+    elif (down := outage.unread(result)) is not None:  # no verdict yet, and no loss either
+        _unreadable(r, champion, challenger, metric, down)
     elif outcome.state == Phase.FAILED or (result is not None and result.get("ok") is False):
         why = (result or {}).get("error") or outcome.message or "the compare Job failed"
         _lost(r, champion, challenger, metric, "Failed", reasons.COMPARISON_FAILED, str(why))
@@ -220,6 +226,19 @@ def _comparing(r: Rollout, champion: Target, challenger: Target, metric: str, wh
     message = f"comparing challenger {challenger.name} with champion {champion.name}: {why}"
     _challenge(r, champion, challenger, metric, "Comparing", message)
     _serving(r, champion.name, reasons.COMPARING, message)
+
+
+def _unreadable(r: Rollout, champion: Target, challenger: Target, metric: str, down: str) -> None:
+    """The compare Job finished but the store cannot give its result: the champion serves on,
+    the comparison stays open, one Warning per outage, the result is read again soon."""
+    old = r.old.challenge
+    if not (old and old.verdict == "Comparing" and UNREADABLE in old.message):
+        r.decision.warn(reasons.STORE_UNAVAILABLE, f"challenger {challenger.name}: {down}")
+    message = f"comparing challenger {challenger.name} with champion {champion.name}: " \
+              f"{UNREADABLE}: {down}"  # fmt: skip
+    _challenge(r, champion, challenger, metric, "Comparing", message)
+    _serving(r, champion.name, reasons.STORE_UNAVAILABLE, message)
+    r.decision.look_again_in(outage.STORE_RETRY_SECONDS)
 
 
 def _serving(r: Rollout, serving: str, reason: str, message: str) -> None:
