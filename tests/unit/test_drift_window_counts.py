@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_operator.drift import ranks
+from mlops_operator.drift import cut_counts, ranks
 
 KINDS = ["near_cuts", "on_cuts", "integers", "beyond_float32", "normal", "tiny", "zeros"]
 
@@ -69,11 +69,40 @@ def test_float32_counting_equals_the_sorted_float64_window(
     rng = np.random.default_rng(seed)
     s = ranks.from_sorted(np.sort(reference(kind, rng, n)))
     x = window(kind, s.values, rng, m)
-    counts = ranks.window_counts(s.values, x)
-    truth = ranks.exact_counts(s.values, np.sort(x))
+    counts = cut_counts.window_counts(s.values, x)
+    truth = cut_counts.exact_counts(s.values, np.sort(x))
     np.testing.assert_array_equal(counts.lt, truth.lt)
     np.testing.assert_array_equal(counts.le, truth.le)
-    assert ranks.ks(s, counts) == ranks.ks(s, truth)
+    assert cut_counts.ks(s, counts) == cut_counts.ks(s, truth)
+    assert cut_counts.ks_window(s, x) == cut_counts.ks(s, truth)
+
+
+def test_undecided_values_away_from_the_maximum_are_left_unplaced() -> None:
+    """Continuous data: some window values share a cut's float32, none where the statistic
+    is decided; the result is the exact one without looking them up."""
+    rng = np.random.default_rng(11)
+    s = ranks.from_sorted(np.sort(rng.normal(size=200_000)))
+    x = rng.normal(0.05, 1, 400_000)
+    f = cut_counts._float32_counts(s.values, x)
+    assert f.undecided.any()
+    settled = cut_counts._settled(s, f, len(x))
+    assert settled is not None
+    truth = cut_counts.ks(s, cut_counts.exact_counts(s.values, np.sort(x)))
+    assert settled == truth == cut_counts.ks_window(s, x)
+
+
+def test_undecided_values_where_the_maximum_is_are_placed() -> None:
+    """A point mass on one cut makes the largest ECDF gap sit at that cut: the values there
+    are undecided by float32, so they are placed, and the result is still exact."""
+    rng = np.random.default_rng(12)
+    s = ranks.from_sorted(np.sort(rng.normal(size=50_000)))
+    x = rng.normal(size=20_000)
+    x[:6_000] = np.nextafter(s.values[len(s.values) // 2], np.inf)  # 30 % just above a cut
+    f = cut_counts._float32_counts(s.values, x)
+    assert cut_counts._settled(s, f, len(x)) is None
+    truth = cut_counts.ks(s, cut_counts.exact_counts(s.values, np.sort(x)))
+    assert cut_counts.ks_window(s, x) == truth
+    assert truth[0] > 0.1
 
 
 def test_values_next_to_the_cuts_are_looked_up_in_float64() -> None:
@@ -84,8 +113,8 @@ def test_values_next_to_the_cuts_are_looked_up_in_float64() -> None:
     x = np.nextafter(rng.choice(s.values, 5000), np.inf)
     keys = s.values.astype(np.float32)
     assert np.isin(x.astype(np.float32), keys).all()  # all undecided by float32
-    counts = ranks.window_counts(s.values, x)
-    truth = ranks.exact_counts(s.values, np.sort(x))
+    counts = cut_counts.window_counts(s.values, x)
+    truth = cut_counts.exact_counts(s.values, np.sort(x))
     np.testing.assert_array_equal(counts.lt, truth.lt)
     np.testing.assert_array_equal(counts.le, truth.le)
     assert np.all(counts.le == counts.lt)  # none equals a cut, though float32 says they do:
@@ -97,6 +126,6 @@ def test_values_next_to_the_cuts_are_looked_up_in_float64() -> None:
 def test_tiny_windows(m: int) -> None:
     s = ranks.from_sorted(np.sort(np.random.default_rng(9).normal(size=5000)))
     x = np.full(m, 0.5)
-    counts = ranks.window_counts(s.values, x)
+    counts = cut_counts.window_counts(s.values, x)
     assert counts.m == m
-    assert ranks.ks(s, counts) == ranks.ks(s, ranks.exact_counts(s.values, x))
+    assert cut_counts.ks(s, counts) == cut_counts.ks(s, cut_counts.exact_counts(s.values, x))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..api import driftmonitor as defaults
 from ..api.driftmonitor import CATEGORICAL_TESTS, CORRECTIONS, NUMERIC_TESTS
-from . import ranks, stats
+from . import cut_counts, ranks, stats
 from .profile import (
     CategoricalProfile,
     NumericProfile,
@@ -170,7 +170,7 @@ def _numeric(
         return stats.normalise_wasserstein(w, ref.std), None, 0.0
     if ref.ranks is not None:
         if test == "ks":
-            low, high = ranks.ks(ref.ranks, ranks.window_counts(ref.ranks.values, x))
+            low, high = cut_counts.ks_window(ref.ranks, x)
             return low, stats.ks_pvalue(low, ref.count, len(x)), high - low
         w, bound = ranks.wasserstein(ref.ranks, np.sort(x))
         scaled = stats.normalise_wasserstein

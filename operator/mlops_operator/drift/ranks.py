@@ -20,12 +20,10 @@ docs/drift.md states what follows for KS, PSI and Wasserstein.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-LOW_HALF = 0 if sys.byteorder == "little" else 1  # the uint16 holding a float32's low bits
 CELLS = 2048  # a single pass: reference mass strictly between two cuts < 1/2048 < 5e-4
 JUMPS = 256  # extra cut pairs around the widest jumps (Wasserstein on heavy tails)
 
@@ -136,83 +134,6 @@ def compress(s: RankSummary, limit: int, area: float = np.inf) -> RankSummary:
         keep.append(j)
     idx = np.asarray(keep)
     return RankSummary(s.n, s.values[idx], s.le_lo[idx], s.le_hi[idx], s.lt_lo[idx], s.lt_hi[idx])
-
-
-@dataclass(frozen=True)
-class WindowCounts:
-    """How many window values are < and <= each cut."""
-
-    m: int
-    lt: np.ndarray
-    le: np.ndarray
-
-
-def exact_counts(cuts: np.ndarray, xs: np.ndarray) -> WindowCounts:
-    """The window's counts at the cuts from the sorted float64 window `xs`."""
-    lt = np.searchsorted(xs, cuts, side="left")
-    le = lt.copy()  # one binary search per cut; the second only where the window ties it
-    tied = lt < len(xs)
-    tied[tied] = xs[lt[tied]] == cuts[tied]
-    le[tied] = np.searchsorted(xs, cuts[tied], side="right")
-    return WindowCounts(len(xs), lt, le)
-
-
-def window_counts(cuts: np.ndarray, x: np.ndarray) -> WindowCounts:
-    """The window's exact counts at the cuts, `x` unsorted, from a float32 copy of it (which
-    sorts in about half the time of float64).
-
-    Rounding to float32 keeps order (a <= b gives f(a) <= f(b)), so a value whose float32 is
-    below a cut's float32 is below the cut, and one whose float32 is above it is above the
-    cut. Only values rounding to the same float32 as a cut are undecided by the float32 sort;
-    they are few (none for most continuous data), and are looked up in float64.
-    """
-    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, order kept
-        y = x.astype(np.float32)
-        keys = cuts.astype(np.float32)
-    ys = np.sort(y)
-    below = np.searchsorted(ys, keys, side="left")
-    undecided = np.searchsorted(ys, keys, side="right") > below
-    if not undecided.any():
-        return WindowCounts(len(x), below, below)
-    # Every value rounding to an undecided key, found by the low 16 bits of its float32 (the
-    # same for equal floats, +0 and -0 included; read in place as every other uint16); the
-    # other values sharing those bits come along and cancel out below.
-    table = np.zeros(1 << 16, dtype=bool)
-    table[keys[undecided].view(np.uint32) & 0xFFFF] = True
-    low_bits = y.view(np.uint16)[LOW_HALF::2]
-    xa = np.sort(x[table[low_bits]])
-    with np.errstate(over="ignore"):
-        ya = xa.astype(np.float32)  # sorted too: rounding keeps order
-    # Of the looked-up values, those rounding below a key are below its cut and counted in
-    # both terms; those rounding above it are above the cut and counted in neither.
-    same_or_above = np.searchsorted(ya, keys, side="left")
-    lt = below + np.searchsorted(xa, cuts, side="left") - same_or_above
-    le = below + np.searchsorted(xa, cuts, side="right") - same_or_above
-    return WindowCounts(len(x), lt, le)
-
-
-def ks(s: RankSummary, window: WindowCounts) -> tuple[float, float]:
-    """(D_low, D_high): the exact two-sample KS statistic of the reference and the window
-    lies in this interval, and D_high - D_low <= s.uncertainty() / n.
-
-    Both ECDFs are known (the reference's within its brackets) at every cut, just at and
-    just below it; between two cuts the window's ECDF and the reference's move by at most
-    their masses there, which bounds the supremum inside the gap.
-    """
-    n, m = s.n, window.m
-    if n == 0 or m == 0:
-        return 0.0, 0.0
-    c_le, c_lt = window.le / m, window.lt / m
-    low = high = 0.0
-    for lo, hi, c in ((s.le_lo, s.le_hi, c_le), (s.lt_lo, s.lt_hi, c_lt)):
-        f_lo, f_hi = lo / n, hi / n
-        low = max(low, float(np.maximum(f_lo - c, c - f_hi).max()))
-        high = max(high, float(np.maximum(np.abs(c - f_lo), np.abs(c - f_hi)).max()))
-    if len(s.values) > 1:
-        up = s.lt_hi[1:] / n - c_le[:-1]  # reference runs ahead inside the gap
-        down = c_lt[1:] - s.le_lo[:-1] / n  # the window runs ahead inside the gap
-        high = max(high, float(np.maximum(up, down).max()))
-    return max(low, 0.0), high
 
 
 def wasserstein(s: RankSummary, xs: np.ndarray) -> tuple[float, float]:
