@@ -93,8 +93,12 @@ def check_drift(
 
     threads = check_workers(len(current), len(names))
     if threads > 1:
+        # categorical features first: hashing a text column is the longest task, and a long
+        # task started last would leave the other threads idle at the end
+        order = sorted(names, key=lambda name: name in reference.numeric)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="drift-check") as pool:
-            raw = list(pool.map(one, names))
+            done = dict(zip(order, pool.map(one, order), strict=True))
+        raw = [done[name] for name in names]
     else:
         raw = [one(name) for name in names]
 
