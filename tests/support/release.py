@@ -117,8 +117,9 @@ def remove_everything(kubeconfig: Path, namespaces: Sequence[str] = ()) -> None:
         )  # fmt: skip
 
 
-def drop_finalizers(kubeconfig: Path) -> None:
-    left = json.loads(kubectl(kubeconfig, "get", KINDS, "-A", "-o", "json").stdout)
+def drop_finalizers(kubeconfig: Path, namespace: str | None = None) -> None:
+    where = ["-n", namespace] if namespace else ["-A"]
+    left = json.loads(kubectl(kubeconfig, "get", KINDS, *where, "-o", "json").stdout)
     for item in left["items"]:
         meta = item["metadata"]
         if meta.get("finalizers"):
@@ -191,6 +192,7 @@ def install(
     version: str = VERSION,
 ) -> None:
     """The chart into a fresh namespace that enforces Pod Security `restricted`."""
+    remove_leftovers(kubeconfig, release, namespace)
     manifest = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -202,6 +204,26 @@ def install(
     upgrade(
         kubeconfig, release, namespace, values or {}, install=True, chart=chart, version=version
     )
+
+
+def remove_leftovers(kubeconfig: Path, release: str, namespace: str) -> None:
+    """What an interrupted earlier run left behind in `namespace` (its teardown never ran):
+    its mlops.dev objects, the release and the namespace, so the run starts from a fresh
+    namespace instead of finding its objects already there. Other namespaces are untouched."""
+    found = kubectl(kubeconfig, "get", "namespace", namespace, "--ignore-not-found", "-o", "name")
+    if not found.stdout.strip():
+        return
+    if kubectl(kubeconfig, "get", "crd", "datasets.mlops.dev", check=False).returncode == 0:
+        # the leftover release's operator, still running, removes its finalizers as they go
+        deleted = kubectl(
+            kubeconfig, "delete", KINDS, "--all", "-n", namespace, "--wait=true",
+            "--timeout=120s", check=False, timeout=180,
+        )  # fmt: skip
+        if deleted.returncode != 0:
+            drop_finalizers(kubeconfig, namespace)
+    helm(kubeconfig, "uninstall", release, "-n", namespace, "--wait", check=False)
+    kubectl(kubeconfig, "delete", "namespace", namespace, "--ignore-not-found",
+            "--wait=true", "--timeout=240s", timeout=300)  # fmt: skip
 
 
 def apply_crds(kubeconfig: Path, chart: Path = CHART) -> None:
