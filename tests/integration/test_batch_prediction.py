@@ -166,9 +166,12 @@ def test_partitions_with_one_failing_once_give_every_row_exactly_once(
             "modelVersion": "iris-v1", "modelSha256": model.sha,
             "sourceUri": folder.as_uri() + "/",
         }  # fmt: skip
-        reasons = events(kube_api, namespace, "nightly")
+        # Events are posted after the status patch that says Succeeded: wait for the last one
+        reasons = wait_for(
+            lambda: (r := events(kube_api, namespace, "nightly")) and "Predicted" in r and r,
+            30, what="the Predicted event",
+        )  # fmt: skip
         assert "JobCreated" in reasons and "PartitionRetried" in reasons
-        assert "Predicted" in reasons
 
         output = Path(status["outputUri"].removeprefix("file://"))
         assert sorted(p.name for p in output.glob("*.parquet")) == [

@@ -99,8 +99,10 @@ def test_a_partition_failing_once_is_retried_and_the_dataset_is_ready(
         assert status["snapshotUri"].endswith(f"/{status['version']}/manifest.json")
         wait_for(lambda: objects.get("Dataset", "big")["status"].get("podFailures") == 1, 30,
                  what="the failed attempt counted")  # fmt: skip
-        reasons = events(kube_api, namespace, "big")
-        assert {"JobCreated", "PartitionRetried", "Profiled"} <= set(reasons)
+        # Events are posted after the status patch that says Ready: wait for the last one
+        wanted = {"JobCreated", "PartitionRetried", "Profiled"}
+        wait_for(lambda: wanted <= set(events(kube_api, namespace, "big")), 30,
+                 what=f"the events {sorted(wanted)}")  # fmt: skip
 
         # The same rows profiled in one pass: the same counts, drift within its bounds.
         single = run_single(tmp_path, store, spec_of(source))
