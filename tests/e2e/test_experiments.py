@@ -30,6 +30,7 @@ from tests.support.release import (
     helm,
     install,
     kubectl,
+    remove_leftovers,
     remove_node_image,
 )
 
@@ -119,6 +120,7 @@ def lab(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -
     api = kubernetes.client.ApiClient(local_cluster.config)
     paused = pause_other_operators(api)
     try:
+        remove_leftovers(kubeconfig, RELEASE, NAMESPACE)  # of an interrupted earlier run
         install(kubeconfig, RELEASE, NAMESPACE, {"watchNamespaces": [NAMESPACE]})
         lab = Lab(local_cluster, api)
         lab.kubectl("apply", "-f", str(ROOT / "manifests/examples/iris/dataset.yaml"))

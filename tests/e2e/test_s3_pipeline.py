@@ -27,7 +27,7 @@ from tests.support.cluster import Objects, wait_for
 from tests.support.load import ROWS, v2_body
 from tests.support.local_cluster import LocalCluster
 from tests.support.minio import MinioServer, minio_server
-from tests.support.release import ROOT, build_image, helm, install, kubectl
+from tests.support.release import ROOT, build_image, helm, install, kubectl, remove_leftovers
 
 from mlops_operator.artifacts.errors import ChecksumMismatch
 from mlops_operator.artifacts.store import Store
@@ -117,6 +117,7 @@ def s3_pipeline(
                 "metadata": {"name": SECRET},
                 "stringData": minio.secret_data(),
             }
+            remove_leftovers(kubeconfig, RELEASE, NAMESPACE)  # of an interrupted earlier run
             kubectl(kubeconfig, "create", "namespace", NAMESPACE, check=False)
             kubectl(kubeconfig, "apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(secret))
             install(kubeconfig, RELEASE, NAMESPACE, {

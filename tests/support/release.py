@@ -191,8 +191,8 @@ def install(
     chart: Path = CHART,
     version: str = VERSION,
 ) -> None:
-    """The chart into a fresh namespace that enforces Pod Security `restricted`."""
-    remove_leftovers(kubeconfig, release, namespace)
+    """The chart into a namespace that enforces Pod Security `restricted` (created when
+    absent; a module that may find an interrupted run's objects calls remove_leftovers first)."""
     manifest = {
         "apiVersion": "v1",
         "kind": "Namespace",
